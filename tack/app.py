@@ -1,0 +1,107 @@
+"""The ASGI application: API routers under /api/v1, health, metrics and the web client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tack.core import health
+from tack.core.config import get_settings
+from tack.core.db import get_database, set_database
+from tack.core.errors import NotFound, install_error_handlers
+from tack.core.logging import configure_logging
+from tack.identity.routes import router as identity_router
+from tack.orgs.routes import router as orgs_router
+
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    get_database()
+    yield
+    database = get_database()
+    await database.dispose()
+    set_database(None)
+
+
+def create_app() -> FastAPI:
+    configure_logging()
+    app = FastAPI(
+        title="Tack API",
+        version="1",
+        description="Organizations, people and sign-in of Tack. Errors use one envelope: "
+        '`{"error": {"code", "message", "details"}}`.',
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(identity_router, prefix=API_PREFIX)
+    app.include_router(orgs_router, prefix=API_PREFIX)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _install_openapi(app)
+    _install_web_client(app)
+    return app
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Describe validation errors with our envelope instead of FastAPI's default shape."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None:
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                    }
+                    response["description"] = "A field is missing or invalid."
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _install_web_client(app: FastAPI) -> None:
+    """Serve the built single-page client; every non-API path falls back to its index.html."""
+    dist = get_settings().resolved_web_dist()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def web_client(path: str) -> Response:
+        if path.startswith(("api/", "api")) and (path == "api" or path.startswith("api/")):
+            raise NotFound("There is no API endpoint at this address.", code="not_found")
+        candidate = (dist / path).resolve()
+        if path and candidate.is_file() and dist.resolve() in candidate.parents:
+            headers = {"Cache-Control": "public, max-age=31536000, immutable"} if "/assets/" in f"/{path}" else {}
+            return FileResponse(candidate, headers=headers)
+        index = dist / "index.html"
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_NO_CLIENT_PAGE, status_code=200)
+
+
+_NO_CLIENT_PAGE = """<!doctype html><meta charset="utf-8"><title>Tack</title>
+<body style="font-family:sans-serif;max-width:40em;margin:4em auto">
+<h1>Tack is running</h1><p>The web client has not been built yet. Run <code>make run</code>
+(or <code>make web</code>) to build it. The API is at <a href="/api/v1/docs">/api/v1/docs</a>.</p>"""
+
+

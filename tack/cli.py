@@ -1,0 +1,132 @@
+"""The `tack` command line: serve, migrate, seed the demo, manage users."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+
+app = typer.Typer(help="Tack: a place where a company or a school works together.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema tools for developers.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
+
+
+def _say(message: str) -> None:
+    typer.echo(message)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    from tack.core.config import get_settings
+    from tack.core.migrations import upgrade
+
+    url = get_settings().resolved_database_url()
+    _say(f"Updating the database schema ({_describe(url)})...")
+    upgrade(url)
+    _say("The database is up to date.")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default TACK_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port to listen on (default TACK_PORT or 8700)."),
+    workers: int = typer.Option(1, help="Worker processes (needs PostgreSQL and Redis when more than 1)."),
+    migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Update the schema before serving."),
+) -> None:
+    """Serve the API and the web client."""
+    import uvicorn
+
+    from tack.core.config import get_settings
+
+    settings = get_settings()
+    if migrate_first:
+        migrate()
+    host = host or settings.host
+    port = port or settings.port
+    _say(f"Tack is serving on http://{host}:{port}  (stop with Ctrl+C)")
+    uvicorn.run(
+        "tack.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def demo(
+    show_only: bool = typer.Option(False, "--show", help="Only print the demo sign-in."),
+) -> None:
+    """Create the demo school and company, unless they are already there."""
+    from tack.demo.seed import DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD, seed_demo
+
+    if not show_only:
+        created = asyncio.run(seed_demo(progress=_say))
+        _say("Demo data created." if created else "Demo data is already there.")
+    _say(f"Demo sign-in: {DEMO_ADMIN_LOGIN}  password: {DEMO_ADMIN_PASSWORD}")
+
+
+@user_app.command("create")
+def user_create(
+    name: str = typer.Option(..., help="The person's name."),
+    email: str = typer.Option(None, help="Email address to sign in with."),
+    mobile: str = typer.Option(None, help="Mobile number to sign in with."),
+    password: str = typer.Option(None, help="Password; asked for when not given."),
+    org: str = typer.Option(None, help="Organization id or exact name to add them to."),
+    role: str = typer.Option("member", help="Role in that organization: owner, admin, member, teacher, ..."),
+) -> None:
+    """Create an account, optionally adding it to an organization."""
+    from tack.demo.users import create_user
+
+    if not email and not mobile:
+        _say("Give --email or --mobile: it is what the person signs in with.")
+        raise typer.Exit(2)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        message = asyncio.run(
+            create_user(name=name, email=email, mobile=mobile, password=password, org=org, role=role)
+        )
+    except Exception as exc:  # shown to a person, not a traceback
+        from tack.core.errors import TackError
+
+        if isinstance(exc, TackError | ValueError):
+            _say(f"Could not create the account: {exc}")
+            raise typer.Exit(1) from None
+        raise
+    _say(message)
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m", help="What the migration changes.")) -> None:
+    """Generate a migration from the models (compare against an up-to-date database)."""
+    from alembic import command
+
+    from tack.core.config import get_settings
+    from tack.core.migrations import alembic_config
+
+    command.revision(
+        alembic_config(get_settings().resolved_database_url()), message=message, autogenerate=True
+    )
+
+
+def _describe(url: str) -> str:
+    if url.startswith("sqlite"):
+        return "SQLite at " + url.split("///", 1)[-1]
+    return "PostgreSQL" if "postgresql" in url else url.split(":", 1)[0]
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

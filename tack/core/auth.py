@@ -1,0 +1,158 @@
+"""Who is calling: resolves the session cookie or a Bearer token to a `Principal`.
+
+Three kinds of credential reach the API:
+- a session cookie (the web client); writes also need the CSRF header;
+- a personal API token, `Authorization: Bearer tack_pat_...`;
+- application access tokens of the open platform, resolved by a resolver registered with
+  `register_bearer_resolver` (the open platform plugs in there; nothing else changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tack.core.config import get_settings
+from tack.core.db import get_db, utcnow
+from tack.core.errors import Forbidden, NotAuthenticated
+from tack.identity.models import Account, ApiToken, SignInSession
+
+SESSION_COOKIE = "tack_session"
+CSRF_COOKIE = "tack_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+PAT_PREFIX = "tack_pat_"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# last_seen_at is refreshed at most this often, so reads do not turn into writes.
+SEEN_RESOLUTION = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    kind: str  # "session", "token" or "app"
+    session_id: str | None = None
+    token_id: str | None = None
+    # For application tokens: which organizations and scopes the app may act on.
+    app_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+BearerResolver = Callable[[AsyncSession, str], Awaitable[Principal | None]]
+_bearer_resolvers: list[BearerResolver] = []
+
+
+def register_bearer_resolver(resolver: BearerResolver) -> None:
+    _bearer_resolvers.append(resolver)
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def csrf_token_for(session_id: str) -> str:
+    """The CSRF token of a session: derived, so nothing more is stored."""
+    key = get_settings().resolved_secret_key().encode()
+    return hmac.new(key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
+async def _resolve_session(db: AsyncSession, raw: str) -> Principal | None:
+    session_id = sha256(raw)
+    row = (
+        await db.execute(
+            select(SignInSession, Account.is_active)
+            .join(Account, Account.id == SignInSession.account_id)
+            .where(SignInSession.id == session_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    session, active = row
+    now = utcnow()
+    if session.revoked_at is not None or session.expires_at <= now or not active:
+        return None
+    if now - session.last_seen_at > SEEN_RESOLUTION:
+        session.last_seen_at = now
+    return Principal(account_id=session.account_id, kind="session", session_id=session.id)
+
+
+async def _resolve_personal_token(db: AsyncSession, raw: str) -> Principal | None:
+    if not raw.startswith(PAT_PREFIX):
+        return None
+    row = (
+        await db.execute(
+            select(ApiToken, Account.is_active)
+            .join(Account, Account.id == ApiToken.account_id)
+            .where(ApiToken.token_hash == sha256(raw))
+        )
+    ).first()
+    if row is None:
+        return None
+    token, active = row
+    if token.revoked_at is not None or not active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > SEEN_RESOLUTION:
+        token.last_used_at = now
+    return Principal(account_id=token.account_id, kind="token", token_id=token.id)
+
+
+register_bearer_resolver(_resolve_personal_token)
+
+
+async def resolve_principal(request: Request, db: AsyncSession) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise NotAuthenticated(
+                "The Authorization header must be 'Bearer <token>'.", code="invalid_authorization"
+            )
+        for resolver in _bearer_resolvers:
+            principal = await resolver(db, credential.strip())
+            if principal is not None:
+                return principal
+        raise NotAuthenticated("This token is not valid or was revoked.", code="invalid_token")
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    principal = await _resolve_session(db, raw)
+    if principal is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, csrf_token_for(principal.session_id or "")):
+            raise Forbidden(
+                "This request lacks a valid CSRF token. Reload the page and try again.",
+                code="csrf_failed",
+            )
+    return principal
+
+
+async def optional_principal(request: Request, db: AsyncSession = Depends(get_db)) -> Principal | None:
+    cached = getattr(request.state, "principal", ...)
+    if cached is not ...:
+        return cached
+    principal = await resolve_principal(request, db)
+    request.state.principal = principal
+    return principal
+
+
+async def require_principal(
+    principal: Principal | None = Depends(optional_principal),
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+DB = Annotated[AsyncSession, Depends(get_db)]
