@@ -95,6 +95,13 @@ async def app(database_url: str):  # type: ignore[no-untyped-def]
 
     database = Database(get_settings())
     set_database(database)
+    if os.environ.get("TACK_REDIS_URL"):
+        # Throttling counters outlive a run in Redis; each run starts from a clean test database.
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(os.environ["TACK_REDIS_URL"])
+        await redis.flushdb()
+        await redis.aclose()
     application = create_app()
     yield application
     await database.dispose()

@@ -16,6 +16,7 @@ import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -160,14 +161,32 @@ class TransactionalRoute(APIRoute):
                     await session.rollback()
                     session.info.pop("after_commit", None)
                     raise
-                if response.status_code < 400:
+                if response.status_code >= 400:
+                    await session.rollback()
+                elif is_write:
                     await session.commit()
                     await run_after_commit(session)
                 else:
-                    await session.rollback()
+                    await _commit_bookkeeping(session)
                 return response
 
         return route_handler
+
+
+async def _commit_bookkeeping(session: AsyncSession) -> None:
+    """Commit what a read request touched in passing (a session's last-seen time).
+
+    A read answers even if this fails: on SQLite a read transaction cannot always take the write lock,
+    and losing a last-seen refresh is better than failing the read.
+    """
+    if not (session.dirty or session.new or session.deleted):
+        await session.rollback()
+        return
+    try:
+        await session.commit()
+    except OperationalError:
+        log.info("bookkeeping_commit_skipped")
+        await session.rollback()
 
 
 def get_db(request: Request) -> AsyncSession:
