@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Tack: a place where a company or a school works together.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -18,6 +23,67 @@ def _say(message: str) -> None:
     typer.echo(message)
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one piece of async work, then close the database engine inside the same event loop.
+
+    An engine left open when `asyncio.run` closes its loop warns about connections it can no longer
+    close (aiosqlite) or terminates them abruptly (asyncpg).
+    """
+
+    async def main() -> T:
+        from tack.core.db import get_database, set_database
+
+        try:
+            return await coro
+        finally:
+            await get_database().dispose()
+            set_database(None)
+
+    return asyncio.run(main())
+
+
+@contextmanager
+def _database_problems() -> Iterator[None]:
+    """Turn "cannot reach the database" into a sentence and exit code 1 instead of a long traceback."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    try:
+        yield
+    except IntegrityError:
+        raise  # a bug, not a set-up problem: keep the traceback
+    except (OSError, DBAPIError) as exc:
+        from tack.core.config import get_settings
+
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        _say(f"Could not use the database ({_describe(get_settings().resolved_database_url())}): {reason}")
+        _say("Check TACK_DATABASE_URL and that the database server is running and reachable.")
+        raise typer.Exit(1) from None
+
+
+def _ensure_schema() -> None:
+    """Bring the schema up to date first, quietly when it already is: a fresh machine just works."""
+    from tack.core.config import get_settings
+    from tack.core.migrations import head_revision
+
+    if _current_revision(get_settings().resolved_database_url()) != head_revision():
+        migrate()
+
+
+def _current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def read() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (safe to run again)."""
@@ -26,7 +92,8 @@ def migrate() -> None:
 
     url = get_settings().resolved_database_url()
     _say(f"Updating the database schema ({_describe(url)})...")
-    upgrade(url)
+    with _database_problems():
+        upgrade(url)
     _say("The database is up to date.")
 
 
@@ -69,7 +136,9 @@ def demo(
     from tack.demo.seed import DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD, seed_demo
 
     if not show_only:
-        created = asyncio.run(seed_demo(progress=_say))
+        with _database_problems():
+            _ensure_schema()
+            created = _run(seed_demo(progress=_say))
         _say("Demo data created." if created else "Demo data is already there.")
     _say(f"Demo sign-in: {DEMO_ADMIN_LOGIN}  password: {DEMO_ADMIN_PASSWORD}")
 
@@ -91,17 +160,15 @@ def user_create(
         raise typer.Exit(2)
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        message = asyncio.run(
-            create_user(name=name, email=email, mobile=mobile, password=password, org=org, role=role)
-        )
-    except Exception as exc:  # shown to a person, not a traceback
-        from tack.core.errors import TackError
+    from tack.core.errors import TackError
 
-        if isinstance(exc, TackError | ValueError):
-            _say(f"Could not create the account: {exc}")
-            raise typer.Exit(1) from None
-        raise
+    try:
+        with _database_problems():
+            _ensure_schema()
+            message = _run(create_user(name=name, email=email, mobile=mobile, password=password, org=org, role=role))
+    except (TackError, ValueError) as exc:  # shown to a person, not a traceback
+        _say(f"Could not create the account: {exc}")
+        raise typer.Exit(1) from None
     _say(message)
 
 
@@ -119,9 +186,15 @@ def db_revision(message: str = typer.Option(..., "-m", help="What the migration 
 
 
 def _describe(url: str) -> str:
+    """Where the database is, for messages; never the password."""
     if url.startswith("sqlite"):
         return "SQLite at " + url.split("///", 1)[-1]
-    return "PostgreSQL" if "postgresql" in url else url.split(":", 1)[0]
+    if "postgresql" in url:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    return url.split(":", 1)[0]
 
 
 def main() -> None:  # pragma: no cover - console entry

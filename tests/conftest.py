@@ -26,6 +26,8 @@ import pytest  # noqa: E402
 from tack.core.config import get_settings  # noqa: E402
 
 BACKEND = os.environ.get("TACK_TEST_DB", "sqlite")
+# `live_server`: a real server in a subprocess, for contract and browser tests.
+pytest_plugins = ["tests.live"]
 PG_ADMIN_URL = os.environ.get("TACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -30,3 +30,60 @@ async def sign_up(client: httpx.AsyncClient, *, name: str | None = None, email: 
 
 async def sign_in(client: httpx.AsyncClient, login: str, password: str = PASSWORD) -> dict:
     return check(await client.post("/auth/sign-in", json={"login": login, "password": password}), 200)
+
+
+# ---- organizations ------------------------------------------------------------------------------
+
+
+async def signed_in(new_client, **sign_up_fields: object) -> tuple[httpx.AsyncClient, dict]:  # type: ignore[no-untyped-def]
+    """A new client signed in as a new account; returns (client, account)."""
+    client = new_client()
+    info = await sign_up(client, **sign_up_fields)
+    return client, info["account"]
+
+
+async def create_org(client: httpx.AsyncClient, *, name: str | None = None, kind: str = "company") -> dict:
+    """Create an organization as the client's account (its owner); returns MyOrg."""
+    return check(await client.post("/orgs", json={"name": name or unique("Org "), "kind": kind}), 201)
+
+
+async def owner_with_org(new_client, *, kind: str = "company", name: str | None = None,  # type: ignore[no-untyped-def]
+                         owner_name: str | None = None) -> tuple[httpx.AsyncClient, dict]:
+    """A signed-in owner and their new organization."""
+    client, _ = await signed_in(new_client, name=owner_name or unique("Owner "))
+    return client, await create_org(client, name=name, kind=kind)
+
+
+async def create_department(client: httpx.AsyncClient, org: dict, *, name: str | None = None,
+                            parent_id: str | None = None, **fields: object) -> dict:
+    """A department under `parent_id` (the top department by default); returns DepartmentOut."""
+    body = {"name": name or unique("Dept "), "parent_id": parent_id or org["root_department_id"], **fields}
+    return check(await client.post(f"/orgs/{org['id']}/departments", json=body), 201)
+
+
+async def add_member(new_client, admin: httpx.AsyncClient, org: dict, *,  # type: ignore[no-untyped-def]
+                     name: str | None = None, roles: tuple[str, ...] | list[str] = ("member",),
+                     email: str | None = None, mobile: str | None = None,
+                     **fields: object) -> tuple[httpx.AsyncClient, dict]:
+    """Add a new person through the admin API and sign them in; returns (their client, MemberDetail)."""
+    if mobile is None and email is None:
+        email = f"{unique('m')}@example.com"
+    body: dict = {"display_name": name or unique("Member "), "initial_password": PASSWORD, "roles": list(roles), **fields}
+    if email is not None:
+        body["email"] = email
+    if mobile is not None:
+        body["mobile"] = mobile
+    member = check(await admin.post(f"/orgs/{org['id']}/members", json=body), 201)
+    client = new_client()
+    await sign_in(client, email or mobile or "")
+    return client, member
+
+
+async def invite(client: httpx.AsyncClient, org: dict, **fields: object) -> dict:
+    """Create an invitation; returns InvitationOut."""
+    return check(await client.post(f"/orgs/{org['id']}/invitations", json=fields), 201)
+
+
+def unique_mobile() -> str:
+    """A mobile number no other test uses."""
+    return f"139{next(_counter) % 10**4:04d}{uuid.uuid4().int % 10**4:04d}"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import httpx
+
 from tests.factories import PASSWORD, check, sign_in, sign_up, unique
 
 
@@ -145,3 +147,34 @@ async def test_bad_authorization_header(client):
     response = await client.get("/me", headers={"Authorization": "Basic abc"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_authorization"
+
+
+async def test_sign_in_with_nul_in_the_login_is_refused_not_a_crash(new_client):
+    # PostgreSQL cannot store or compare text with NUL; the login must be refused before the query.
+    response = await new_client().post("/auth/sign-in", json={"login": "a\x00b@example.com", "password": "whatever"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_text_the_database_cannot_store_is_a_422(app):
+    # The safety net behind the input schemas: an unstorable character is the client's error, not a 500.
+    from fastapi import FastAPI
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from tack.core.errors import install_error_handlers
+
+    class Orig(Exception):
+        sqlstate = "22021"
+
+    probe = FastAPI()
+    install_error_handlers(probe)
+
+    @probe.get("/probe")
+    async def raise_unstorable() -> None:
+        raise DBAPIError(str(select(1)), {}, Orig("invalid byte sequence for encoding UTF8: 0x00"))
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=probe), base_url="http://t") as client:
+        response = await client.get("/probe")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_text"

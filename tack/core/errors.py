@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -124,6 +124,10 @@ ERROR_STATUSES = {
 }
 
 
+# character_not_in_repertoire (e.g. NUL in text) and untranslatable_character.
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
 def _envelope(exc: TackError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers)
 
@@ -162,6 +166,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # A unique or foreign-key rule caught a race the service could not see; nothing was written.
         log.warning("integrity_error", error=str(exc.orig))
         return _envelope(Conflict("This conflicts with something saved at the same time. Try again."))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL refuses text it cannot store (NUL, or characters outside the encoding). Input
+        # schemas keep such text out; this catches a field that lets it through, as the client's
+        # mistake it is rather than a 500.
+        if getattr(exc.orig, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES:
+            log.warning("unstorable_text", error=str(exc.orig), path=request.url.path)
+            return _envelope(
+                Unprocessable("Some text contains characters that cannot be stored, such as NUL.", code="invalid_text")
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from tack.core.ids import ID_PATTERN
 # Text a person typed: no NUL or other C0 control characters besides tab and newlines, which no
 # database stores faithfully and no person means.
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+TEXT_PATTERN = _TEXT
 
 Text = Annotated[str, StringConstraints(pattern=_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_TEXT)]
@@ -20,8 +21,10 @@ ShortText = Annotated[str, StringConstraints(max_length=200, pattern=_TEXT)]
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="An identifier (26 characters).")]
+# Keyset cursors carry the sort key of the last row seen (up to 200 characters of any script),
+# base64url-encoded, so they can be several times longer than the key itself.
 CursorQuery = Annotated[
-    str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-=]*$", description="From next_cursor.")
+    str | None, Query(max_length=2048, pattern=r"^[A-Za-z0-9_\-=]*$", description="From next_cursor.")
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=200)]
 SearchQuery = Annotated[str | None, Query(max_length=100, pattern=_TEXT)]

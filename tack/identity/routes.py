@@ -4,6 +4,7 @@ from fastapi import Request, Response, status
 
 from tack.core.auth import CSRF_COOKIE, DB, SESSION_COOKIE, CurrentPrincipal, csrf_token_for
 from tack.core.config import get_settings
+from tack.core.errors import error_responses
 from tack.core.routing import client_address, domain_router
 from tack.core.schemas import IdPath
 from tack.identity import service
@@ -40,7 +41,10 @@ def _set_session_cookies(response: Response, raw_token: str, session_id: str) ->
     return csrf
 
 
-@router.post("/auth/sign-up", response_model=SessionInfo, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/sign-up", response_model=SessionInfo, status_code=status.HTTP_201_CREATED,
+    responses=error_responses(410),
+)
 async def sign_up(body: SignUpIn, request: Request, response: Response, db: DB) -> SessionInfo:
     """Create an account and sign in; with an invitation code, also join that organization."""
     invitation = None

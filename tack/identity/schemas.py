@@ -3,17 +3,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from tack.core.schemas import Input, Name, Schema
+from tack.core.schemas import TEXT_PATTERN, Input, Name, Schema
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
-Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+# A login is looked up in the database; PostgreSQL refuses text with NUL in it (a 500, not a 401).
+Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254, pattern=TEXT_PATTERN)]
 InvitationCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9]{4,32}$")]
 
 
 class SignUpIn(Input):
+    # Say in the schema what `_email_or_mobile` checks, so clients and generated tests know it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["mobile"], "properties": {"mobile": {"type": "string"}}},
+            ]
+        }
+    )
+
     name: Name
     email: EmailStr | None = None
     mobile: Mobile | None = None

@@ -110,18 +110,25 @@ class MemberIn(Input):
     initial_password: Password | None = None
     staff_id: StaffId | None = None
     title: ShortText | None = None
-    department_ids: list[Id] = Field(default=[], max_length=20)
+    department_ids: list[Id] = Field(
+        default=[], max_length=20, description="Empty: the top department."
+    )
     roles: list[Role] = Field(default=[Role.member], min_length=1, max_length=6)
     manager_id: Id | None = None
 
 
 class MemberUpdate(Input):
+    """Only the fields sent change. Sending null clears staff_id, title, mobile, email and
+    manager_id; for display_name, department_ids and roles null means "leave as is"."""
+
     display_name: Name | None = None
     staff_id: StaffId | None = None
     title: ShortText | None = None
     mobile: Mobile | None = None
     email: EmailStr | None = None
-    department_ids: list[Id] | None = Field(default=None, max_length=20)
+    department_ids: list[Id] | None = Field(
+        default=None, max_length=20, description="Replaces the member's departments; empty: the top department."
+    )
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=6)
     manager_id: Id | None = None
 
@@ -149,7 +156,9 @@ class DepartmentView(Schema):
 class InvitationIn(Input):
     role: Role = Role.member
     department_id: Id | None = None
-    expires_in_days: int = Field(default=7, ge=1, le=90)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=90, description="Default: the server's TACK_INVITATION_DEFAULT_DAYS (7)."
+    )
     max_uses: int | None = Field(default=None, ge=1, le=100_000)
     invitee_name: Name | None = None
     invitee_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^\x00-\x1f]*$")] | None = None

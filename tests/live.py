@@ -1,0 +1,161 @@
+"""A real Tack server for tests that need real HTTP: contract tests, browser tests.
+
+`live_server` (session-scoped) starts `tack serve` in a subprocess on a free port of 127.0.0.1, with
+a database of its own (a fresh SQLite file, or a fresh PostgreSQL database when TACK_TEST_DB=postgres),
+migrated and seeded with the demo data through the real `tack migrate` and `tack demo` commands first.
+Tests that change much may start a private one with `run_live_server()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKEND, PG_ADMIN_URL, _pg_admin, _run_in_thread
+
+READY_TIMEOUT = 30.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # e.g. http://127.0.0.1:41234, without a trailing slash
+    database_url: str
+    var_dir: Path
+    log_path: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def log(self, last: int = 8000) -> str:
+        """The end of the server's output, for failure messages."""
+        try:
+            return self.log_path.read_text(errors="replace")[-last:]
+        except OSError:
+            return "(no log)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database_url(var_dir: Path) -> tuple[str, Callable[[], None]]:
+    """A new, empty database for one server or command run, and how to drop it afterwards."""
+    if BACKEND != "postgres":
+        return f"sqlite+aiosqlite:///{var_dir / 'tack.db'}", lambda: None
+    name = f"tack_live_{uuid.uuid4().hex[:12]}"
+    _run_in_thread(lambda: asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"')))
+
+    def drop() -> None:
+        _run_in_thread(lambda: asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}", drop
+
+
+def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
+    """The environment of a subprocess Tack: the test run's settings, its own var dir and database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TACK_")}
+    env.update(
+        TACK_VAR_DIR=str(var_dir),
+        TACK_DATABASE_URL=database_url,
+        TACK_SECRET_KEY="live-server-" + uuid.uuid4().hex,
+        TACK_PASSWORD_HASHING="cheapest",
+        TACK_LOG_LEVEL="info",
+        PYTHONUNBUFFERED="1",
+    )
+    # TACK_REDIS_URL is left out on purpose: the contract test fuzzes sign-in, and failed sign-ins
+    # counted in the shared Redis would throttle 127.0.0.1 for the in-process tests too.
+    return env
+
+
+def tack_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tack.cli", *args]
+
+
+def run_tack(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        tack_command(*args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@contextmanager
+def run_live_server(*, seed_demo: bool = True) -> Iterator[LiveServer]:
+    var_dir = Path(tempfile.mkdtemp(prefix="tack-live-"))
+    database_url, drop = fresh_database_url(var_dir)
+    env = server_env(var_dir, database_url)
+    log_path = var_dir / "server.log"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        for step in (("migrate",), ("demo",)) if seed_demo else (("migrate",),):
+            done = run_tack(env, *step)
+            if done.returncode != 0:
+                pytest.fail(f"`tack {' '.join(step)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        port = free_port()
+        server = LiveServer(
+            url=f"http://127.0.0.1:{port}", database_url=database_url, var_dir=var_dir, log_path=log_path
+        )
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                tack_command("serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)),
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )
+        _wait_until_ready(server, process)
+        yield server
+    finally:
+        if process is not None:
+            _stop(process)
+        drop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def _wait_until_ready(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"The live server exited with {process.returncode} before it was ready:\n{server.log()}")
+        try:
+            response = httpx.get(f"{server.url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text}"
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        time.sleep(0.1)
+    pytest.fail(f"The live server was not ready within {READY_TIMEOUT:.0f}s (last: {last}). Its log:\n{server.log()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    """A running Tack with the demo data, shared by the whole test session; don't wreck the demo."""
+    with run_live_server() as server:
+        yield server

@@ -1,0 +1,104 @@
+import { api } from "./client";
+import type {
+  Account,
+  ApiToken,
+  ApiTokenCreated,
+  Department,
+  DepartmentIn,
+  DepartmentUpdate,
+  DepartmentView,
+  Invitation,
+  InvitationIn,
+  InvitationPreview,
+  Member,
+  MemberDetail,
+  MemberIn,
+  MemberUpdate,
+  Membership,
+  MyOrg,
+  Org,
+  OrgKind,
+  Page,
+  Role,
+  SessionInfo,
+  SignInSession,
+  SignUpIn,
+} from "./types";
+
+const org = (orgId: string) => `/orgs/${encodeURIComponent(orgId)}`;
+const id = (value: string) => encodeURIComponent(value);
+
+/** Lists may come as a bare array or as a page; both are read as an array. */
+function asList<T>(value: T[] | Page<T> | null | undefined): T[] {
+  if (!value) return [];
+  return Array.isArray(value) ? value : value.items ?? [];
+}
+
+export const auth = {
+  session: () => api.get<SessionInfo>("/auth/session", { redirectOn401: false }),
+  signIn: (login: string, password: string) =>
+    api.post<SessionInfo>("/auth/sign-in", { login, password }, { redirectOn401: false }),
+  signUp: (body: SignUpIn) => api.post<SessionInfo>("/auth/sign-up", body, { redirectOn401: false }),
+  signOut: () => api.post<void>("/auth/sign-out", undefined, { redirectOn401: false }),
+};
+
+export const me = {
+  get: () => api.get<Account>("/me"),
+  update: (body: { name?: string; locale?: string }) => api.patch<Account>("/me", body, { redirectOn401: false }),
+  tokens: () => api.get<ApiToken[]>("/me/tokens"),
+  createToken: (name: string) => api.post<ApiTokenCreated>("/me/tokens", { name }),
+  revokeToken: (tokenId: string) => api.delete(`/me/tokens/${id(tokenId)}`),
+  sessions: () => api.get<SignInSession[]>("/me/sessions"),
+  revokeSession: (sessionId: string) => api.delete(`/me/sessions/${id(sessionId)}`),
+};
+
+export interface MemberQuery {
+  department_id?: string;
+  q?: string;
+  role?: Role | "";
+  include_removed?: boolean;
+  cursor?: string | null;
+  limit?: number;
+}
+
+export const orgs = {
+  list: async () => asList(await api.get<MyOrg[] | Page<MyOrg>>("/orgs")),
+  create: (name: string, kind: OrgKind) => api.post<Org>("/orgs", { name, kind }),
+  get: (orgId: string) => api.get<MyOrg>(org(orgId)),
+  update: (orgId: string, body: { name?: string }) => api.patch<Org>(org(orgId), body),
+
+  departments: async (orgId: string) =>
+    asList(await api.get<Department[] | Page<Department>>(`${org(orgId)}/departments`)),
+  createDepartment: (orgId: string, body: DepartmentIn) => api.post<Department>(`${org(orgId)}/departments`, body),
+  updateDepartment: (orgId: string, deptId: string, body: DepartmentUpdate) =>
+    api.patch<Department>(`${org(orgId)}/departments/${id(deptId)}`, body),
+  deleteDepartment: (orgId: string, deptId: string) => api.delete(`${org(orgId)}/departments/${id(deptId)}`),
+
+  contacts: (orgId: string, query: { department_id?: string; cursor?: string | null; limit?: number }, signal?: AbortSignal) =>
+    api.get<DepartmentView>(`${org(orgId)}/contacts`, { query, signal }),
+
+  members: (orgId: string, query: MemberQuery, signal?: AbortSignal) =>
+    api.get<Page<Member>>(`${org(orgId)}/members`, { query: { ...query }, signal }),
+  member: (orgId: string, memberId: string) => api.get<MemberDetail>(`${org(orgId)}/members/${id(memberId)}`),
+  addMember: (orgId: string, body: MemberIn) => api.post<MemberDetail>(`${org(orgId)}/members`, body),
+  updateMember: (orgId: string, memberId: string, body: MemberUpdate) =>
+    api.patch<MemberDetail>(`${org(orgId)}/members/${id(memberId)}`, body),
+  removeMember: (orgId: string, memberId: string) => api.delete(`${org(orgId)}/members/${id(memberId)}`),
+  addGuardian: (orgId: string, studentId: string, parentMemberId: string, relation: string | null) =>
+    api.post<unknown>(`${org(orgId)}/members/${id(studentId)}/guardians`, {
+      parent_member_id: parentMemberId,
+      relation: relation || null,
+    }),
+  removeGuardian: (orgId: string, studentId: string, parentMemberId: string) =>
+    api.delete(`${org(orgId)}/members/${id(studentId)}/guardians/${id(parentMemberId)}`),
+
+  invitations: async (orgId: string) =>
+    asList(await api.get<Invitation[] | Page<Invitation>>(`${org(orgId)}/invitations`)),
+  createInvitation: (orgId: string, body: InvitationIn) => api.post<Invitation>(`${org(orgId)}/invitations`, body),
+  revokeInvitation: (orgId: string, invitationId: string) => api.delete(`${org(orgId)}/invitations/${id(invitationId)}`),
+};
+
+export const invitations = {
+  preview: (code: string) => api.get<InvitationPreview>(`/invitations/${id(code)}`, { redirectOn401: false }),
+  accept: (code: string) => api.post<Membership>(`/invitations/${id(code)}/accept`),
+};
