@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import BACKEND, PG_ADMIN_URL, _pg_admin, _run_in_thread
 
 READY_TIMEOUT = 30.0
+PASSED_THROUGH = {"TACK_WEB_DIST", "TACK_LOG_JSON"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,7 +73,9 @@ def fresh_database_url(var_dir: Path) -> tuple[str, Callable[[], None]]:
 
 def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
     """The environment of a subprocess Tack: the test run's settings, its own var dir and database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TACK_")}
+    # The test run's own TACK_DATABASE_URL and friends must not leak in; what only shapes the
+    # output (where the web client is, log format) may.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TACK_") or k in PASSED_THROUGH}
     env.update(
         TACK_VAR_DIR=str(var_dir),
         TACK_DATABASE_URL=database_url,

@@ -92,7 +92,7 @@ def test_user_create_explains_bad_input(tack):
 
 def test_demo_then_user_joins_an_org_by_name(tack):
     first = tack("demo")
-    assert "Demo data created." in first and "admin@demo.tack.local" in first
+    assert "Demo data created." in first and "admin@demo.tack.example" in first
     assert "already there" in tack("demo")
     output = tack(
         "user", "create", "--name", "韩梅梅", "--mobile", "139 0000 2222", "--password", "long enough",

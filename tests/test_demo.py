@@ -154,5 +154,5 @@ def test_demo_people_are_the_same_on_every_install():
     assert [m["mobile"] for m in first.members] == [m["mobile"] for m in second.members]
     emails = [a["email"] for a in first.accounts]
     assert len(set(emails)) == len(emails)
-    assert "s.0101.03@demo.tack.local" in emails and "p.0304.30@demo.tack.local" in emails
+    assert "s.0101.03@demo.tack.example" in emails and "p.0304.30@demo.tack.example" in emails
     assert {a["password_hash"] for a in first.accounts} == {"hash"}

@@ -42,10 +42,10 @@ from tack.orgs.models import (
 )
 from tack.orgs.search import search_keys
 
-DEMO_ADMIN_LOGIN = "admin@demo.tack.local"
+DEMO_ADMIN_LOGIN = "admin@demo.tack.example"
 DEMO_ADMIN_PASSWORD = "tack-demo-2026"
 DEMO_ADMIN_NAME = "演示管理员"
-DEMO_DOMAIN = "demo.tack.local"
+DEMO_DOMAIN = "demo.tack.example"
 SCHOOL_NAME = "启明实验学校"
 COMPANY_NAME = "星河科技"
 

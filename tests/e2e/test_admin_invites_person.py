@@ -8,10 +8,10 @@ import uuid
 
 from playwright.async_api import Page, expect
 
+from tack.demo.seed import DEMO_ADMIN_LOGIN as DEMO_LOGIN
+from tack.demo.seed import DEMO_ADMIN_PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.live import LiveServer
-
-DEMO_LOGIN = "admin@demo.tack.local"
 
 
 async def _screenshot(page: Page, name: str) -> None:
@@ -20,8 +20,6 @@ async def _screenshot(page: Page, name: str) -> None:
 
 
 async def test_admin_invites_a_person_who_signs_up_and_is_found_by_pinyin(e2e_server: LiveServer, browser) -> None:
-    from tack.demo.seed import DEMO_ADMIN_PASSWORD
-
     admin_context = await browser.new_context(locale="en-US")
     admin = await admin_context.new_page()
     try:
