@@ -16,10 +16,10 @@ run: install web ## install, build, migrate, seed the demo and serve
 	$(BIN)/tack demo
 	$(BIN)/tack serve --no-migrate
 
-test: install web chromium ## the whole suite: Python on SQLite and PostgreSQL + Redis, web unit tests, browser tests
+test: install web chromium ## the whole suite: web unit tests, Python on SQLite and on PostgreSQL + Redis, contract and browser tests
+	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
-	$(MAKE) --no-print-directory test-web
 
 test-sqlite: install
 	@echo "== API, integration, contract and browser tests on SQLite =="

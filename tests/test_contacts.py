@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.factories import add_member, check, create_department, owner_with_org, unique_mobile
@@ -147,6 +149,13 @@ async def test_bad_cursor_and_limits_are_refused(new_client):
     assert _error(await owner.get(url, params={"cursor": "bm90LWpzb24"}), 422) == "invalid_cursor"
     assert _error(await owner.get(url, params={"cursor": "WzFd"}), 422) == "invalid_cursor"
     assert _error(await owner.get(url, params={"cursor": "not base64!"}), 422) == "validation_error"
+    # Well-formed base64 of JSON that no database could compare with: refused as a bad cursor.
+    some_id = org["member_id"]
+    lone_surrogate, nul = "\\ud800", "\\u0000"  # JSON escapes, decoded by the server
+    for crafted in (f'["{lone_surrogate}","{some_id}"]', f'["a{nul}","{some_id}"]', f'["a","x{nul}"]',
+                    '["a","not-an-id"]', f'["{"a" * 201}","{some_id}"]', '{"a": 1, "b": 2}'):
+        cursor = base64.urlsafe_b64encode(crafted.encode()).decode().rstrip("=")
+        assert _error(await owner.get(url, params={"cursor": cursor}), 422) == "invalid_cursor", crafted
     for limit in (0, 201):
         assert _error(await owner.get(url, params={"limit": limit}), 422) == "validation_error"
     assert check(await owner.get(url, params={"limit": 200}), 200)["next_cursor"] is None

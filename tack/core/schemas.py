@@ -52,3 +52,16 @@ class Page(BaseModel, Generic[T]):
 
 class Timestamped(Schema):
     created_at: datetime
+
+
+# For bodies that need an email address or a mobile number (or both): says in the schema what the
+# model's validator checks, so clients and generated tests know the rule.
+EMAIL_OR_MOBILE = ConfigDict(
+    extra="forbid",
+    json_schema_extra={
+        "anyOf": [
+            {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            {"required": ["mobile"], "properties": {"mobile": {"type": "string"}}},
+        ]
+    },
+)

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import EmailStr, Field, StringConstraints, model_validator
 
-from tack.core.schemas import TEXT_PATTERN, Input, Name, Schema
+from tack.core.schemas import EMAIL_OR_MOBILE, TEXT_PATTERN, Input, Name, Schema
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
@@ -15,15 +15,7 @@ InvitationCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern
 
 
 class SignUpIn(Input):
-    # Say in the schema what `_email_or_mobile` checks, so clients and generated tests know it.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [
-                {"required": ["email"], "properties": {"email": {"type": "string"}}},
-                {"required": ["mobile"], "properties": {"mobile": {"type": "string"}}},
-            ]
-        }
-    )
+    model_config = EMAIL_OR_MOBILE
 
     name: Name
     email: EmailStr | None = None

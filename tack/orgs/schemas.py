@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from tack.core.schemas import Id, Input, Name, Page, Schema, ShortText
+from tack.core.schemas import EMAIL_OR_MOBILE, Id, Input, Name, Page, Schema, ShortText
 from tack.orgs.models import DepartmentKind, OrgKind, Role
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -102,7 +102,9 @@ class MemberDetail(MemberOut):
 
 class MemberIn(Input):
     """Add a person directly. An existing account with this email or mobile is linked; otherwise
-    one is created with `initial_password`."""
+    one is created with `initial_password`. Give an email address, a mobile number, or both."""
+
+    model_config = EMAIL_OR_MOBILE
 
     display_name: Name
     email: EmailStr | None = None

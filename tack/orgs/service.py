@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tack.core.config import get_settings
 from tack.core.db import utcnow
 from tack.core.errors import Conflict, Forbidden, Gone, NotFound, TackError, Unprocessable
+from tack.core.ids import ID_PATTERN
 from tack.core.schemas import Page
 from tack.core.tenancy import scoped, scoped_delete, scoped_update
 from tack.identity import service as identity_service
@@ -62,6 +63,7 @@ SCHOOL_DEPARTMENT_KINDS = frozenset({DepartmentKind.grade, DepartmentKind.klass}
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 _PHONE_QUERY = re.compile(r"^\+?[0-9]+$")
+_ID = re.compile(ID_PATTERN)
 
 
 def sorted_roles(roles: Iterable[str]) -> list[Role]:
@@ -382,15 +384,26 @@ def _encode_cursor(sort_name: str, member_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (sort_name, id) a cursor holds; anything else is refused before it reaches the database.
+
+    A cursor is client input: JSON can carry NUL or lone surrogates, which no database accepts.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         sort_name, member_id = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        sort_name = member_id = None
-    if not isinstance(sort_name, str) or not isinstance(member_id, str):
-        raise Unprocessable(
-            "This cursor is not valid; start again from the first page.", code="invalid_cursor"
+        valid = (
+            isinstance(sort_name, str)
+            and isinstance(member_id, str)
+            and len(sort_name) <= 200
+            and _ID.match(member_id) is not None
+            and "\x00" not in sort_name
         )
+        if valid:
+            sort_name.encode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise Unprocessable("This cursor is not valid; start again from the first page.", code="invalid_cursor")
     return sort_name, member_id
 
 
