@@ -14,7 +14,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 run: install web ## install, build, migrate, seed the demo and serve
 	$(BIN)/tack migrate
 	$(BIN)/tack demo
-	$(BIN)/tack serve --no-migrate
+	$(BIN)/tack serve --no-migrate --demo-hint
 
 test: install web chromium ## the whole suite: web unit tests, Python on SQLite and on PostgreSQL + Redis, contract and browser tests
 	$(MAKE) --no-print-directory test-web

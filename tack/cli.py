@@ -103,6 +103,7 @@ def serve(
     port: int = typer.Option(None, help="Port to listen on (default TACK_PORT or 8700)."),
     workers: int = typer.Option(1, help="Worker processes (needs PostgreSQL and Redis when more than 1)."),
     migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Update the schema before serving."),
+    demo_hint: bool = typer.Option(False, "--demo-hint", help="Also print the demo sign-in."),
 ) -> None:
     """Serve the API and the web client."""
     import uvicorn
@@ -115,6 +116,10 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     _say(f"Tack is serving on http://{host}:{port}  (stop with Ctrl+C)")
+    if demo_hint:
+        from tack.demo.seed import DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD
+
+        _say(f"Open it in a browser and sign in as {DEMO_ADMIN_LOGIN} with the password {DEMO_ADMIN_PASSWORD}")
     uvicorn.run(
         "tack.app:create_app",
         factory=True,

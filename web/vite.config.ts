@@ -31,6 +31,6 @@ export default defineConfig({
     css: false,
     pool: "threads",
     maxWorkers: 2,
-    testTimeout: 20000,
+    testTimeout: 30000,
   },
 });

@@ -66,7 +66,7 @@ export function MemberCard({ member, departmentLabel }: { member: MemberDetail; 
           </div>
         </div>
       </Flex>
-      <Descriptions column={1} size="small" colon={false} labelStyle={{ width: 110 }}>
+      <Descriptions column={1} size="small" colon={false} styles={{ label: { width: 110 } }}>
         <Descriptions.Item label={t("member.departments")}>
           {member.departments.length ? (
             <Space size={[4, 4]} wrap>
@@ -101,7 +101,7 @@ export function MemberCard({ member, departmentLabel }: { member: MemberDetail; 
           <Typography.Title level={5} style={{ marginTop: 24 }}>
             {t("member.family")}
           </Typography.Title>
-          <Descriptions column={1} size="small" colon={false} labelStyle={{ width: 110 }}>
+          <Descriptions column={1} size="small" colon={false} styles={{ label: { width: 110 } }}>
             {member.parents.length ? (
               <Descriptions.Item label={t("member.parents")}>
                 <GuardianList people={member.parents} />

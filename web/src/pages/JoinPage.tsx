@@ -87,7 +87,7 @@ function InvitationSummary({ preview }: { preview: InvitationPreview }) {
       <Typography.Title level={4} style={{ marginTop: 0 }} data-testid="join-org-name">
         {preview.org_name}
       </Typography.Title>
-      <Descriptions column={1} size="small" colon={false} labelStyle={{ width: 120 }}>
+      <Descriptions column={1} size="small" colon={false} styles={{ label: { width: 120 } }}>
         <Descriptions.Item label={t("join.organization")}>
           {preview.org_name} · {t(preview.org_kind === "school" ? "org.kind.school" : "org.kind.company")}
         </Descriptions.Item>
@@ -144,14 +144,34 @@ function JoinActions({ code, preview }: { code: string; preview: InvitationPrevi
 
   if (status === "loading") return <FullPageSpinner />;
 
+  const alreadyMember = error instanceof ApiError && error.code === "already_member";
   if (status === "signedIn" && account) {
     return (
       <Space direction="vertical" style={{ width: "100%" }} size="middle">
-        {error ? <Alert type="error" showIcon role="alert" data-testid="join-error" message={errorText(error)} /> : null}
+        {error ? (
+          <Alert
+            type={alreadyMember ? "info" : "error"}
+            showIcon
+            role="alert"
+            data-testid="join-error"
+            message={errorText(error)}
+            action={
+              alreadyMember ? (
+                <Link to="/">
+                  <Button size="small" type="primary">
+                    {t("join.goHome")}
+                  </Button>
+                </Link>
+              ) : undefined
+            }
+          />
+        ) : null}
         <Typography.Text>{t("join.signedInAs", { name: account.name })}</Typography.Text>
-        <Button type="primary" size="large" block loading={busy} onClick={accept} data-testid="join-accept">
-          {t("join.accept", { org: preview.org_name })}
-        </Button>
+        {alreadyMember ? null : (
+          <Button type="primary" size="large" block loading={busy} onClick={accept} data-testid="join-accept">
+            {t("join.accept", { org: preview.org_name })}
+          </Button>
+        )}
         <Button type="link" block onClick={() => signOut().catch(() => undefined)}>
           {t("join.notYou")}
         </Button>

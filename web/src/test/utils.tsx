@@ -1,3 +1,4 @@
+import { StyleProvider } from "@ant-design/cssinjs";
 import { render } from "@testing-library/react";
 import { MemoryRouter, useLocation } from "react-router-dom";
 import { vi } from "vitest";
@@ -57,17 +58,20 @@ function LocationProbe() {
 }
 export const location = () => currentPath;
 
-/** Renders the whole app (routes, auth, language) at `path`. */
+/** Renders the whole app (routes, auth, language) at `path`. Ant Design's styles are computed but not
+ * written into jsdom (StyleProvider mock="server"): parsing them is most of what makes jsdom slow. */
 export function renderApp(path: string) {
   return render(
-    <AppFrame>
-      <MemoryRouter initialEntries={[path]}>
-        <AuthProvider>
-          <AppRoutes />
-          <LocationProbe />
-        </AuthProvider>
-      </MemoryRouter>
-    </AppFrame>,
+    <StyleProvider mock="server">
+      <AppFrame>
+        <MemoryRouter initialEntries={[path]}>
+          <AuthProvider>
+            <AppRoutes />
+            <LocationProbe />
+          </AuthProvider>
+        </MemoryRouter>
+      </AppFrame>
+    </StyleProvider>,
   );
 }
 

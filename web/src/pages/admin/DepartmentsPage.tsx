@@ -150,10 +150,26 @@ export function DepartmentsPage() {
                   </div>
                   <Tag>{kindLabel(selected.kind)}</Tag>
                 </Flex>
-                <Descriptions column={1} size="small" colon={false} style={{ marginTop: 16 }} labelStyle={{ width: 140 }}>
+                <Descriptions column={1} size="small" colon={false} style={{ marginTop: 16 }} styles={{ label: { width: 140 } }}>
                   <Descriptions.Item label={t("dept.directMembers")}>{selected.member_count}</Descriptions.Item>
                   <Descriptions.Item label={t("dept.subDepartments")}>
-                    {children.length ? children.map((c) => c.name).join("、") : t("dept.none")}
+                    {children.length ? (
+                      <Space size={[12, 4]} wrap>
+                        {children.map((c) => (
+                          <Typography.Link
+                            key={c.id}
+                            onClick={() => {
+                              setSelectedId(c.id);
+                              setActionError(null);
+                            }}
+                          >
+                            {c.name}
+                          </Typography.Link>
+                        ))}
+                      </Space>
+                    ) : (
+                      t("dept.none")
+                    )}
                   </Descriptions.Item>
                 </Descriptions>
                 {actionError ? (

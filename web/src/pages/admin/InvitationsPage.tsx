@@ -55,6 +55,7 @@ export function InvitationsPage() {
     try {
       await orgsApi.revokeInvitation(org.id, invitation.id);
       message.success(t("invite.revokedDone"));
+      setCreated((shown) => (shown?.id === invitation.id ? null : shown));
       list.reload();
     } catch (e) {
       message.error(errorText(e));
@@ -151,7 +152,7 @@ export function InvitationsPage() {
                 <CopyText text={created.code} testId="invite-code" code />
               </div>
             </div>
-            <Descriptions size="small" column={1} colon={false} labelStyle={{ width: 110 }} style={{ flex: 1, minWidth: 260 }}>
+            <Descriptions size="small" column={1} colon={false} styles={{ label: { width: 110 } }} style={{ flex: 1, minWidth: 260 }}>
               <Descriptions.Item label={t("invite.role")}>{roleLabel(created.role)}</Descriptions.Item>
               {created.department_id ? (
                 <Descriptions.Item label={t("invite.department")}>
@@ -277,7 +278,14 @@ function CreateInvitationModal({
             style={{ flex: 1 }}
             rules={[{ required: true, message: t("invite.expiresRequired") }]}
           >
-            <InputNumber data-testid="invite-expires" min={1} max={90} precision={0} style={{ width: "100%" }} addonAfter={t("invite.days")} />
+            <InputNumber
+              data-testid="invite-expires"
+              min={1}
+              max={90}
+              precision={0}
+              style={{ width: "100%" }}
+              suffix={<Typography.Text type="secondary">{t("invite.days")}</Typography.Text>}
+            />
           </Form.Item>
           <Form.Item name="max_uses" label={t("invite.maxUses")} style={{ flex: 1 }} extra={t("invite.maxUsesHint")}>
             <InputNumber data-testid="invite-max-uses" min={1} max={100000} precision={0} style={{ width: "100%" }} />

@@ -499,6 +499,7 @@ function GuardiansModal({ member, onClose }: { member: Member; onClose: () => vo
           onChange={setParentId}
           exclude={[member.id, ...parents.map((p) => p.member_id)]}
           placeholder={t("member.pickParent")}
+          role="parent"
           testId="guardian-parent"
         />
         <Input value={relation} onChange={(e) => setRelation(e.target.value)} placeholder={t("member.relationPlaceholder")} maxLength={32} data-testid="guardian-relation" />
