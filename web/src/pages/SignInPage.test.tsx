@@ -27,6 +27,20 @@ describe("sign-in page", () => {
     expect(signIn?.body).toEqual({ login: "fang@example.com", password: "wrong-password" });
   });
 
+  it("words a refusal in Chinese for a Chinese interface", async () => {
+    setBrowserLanguages(["zh-CN"]);
+    mockApi({
+      "GET /api/v1/auth/session": signedOut,
+      "POST /api/v1/auth/sign-in": {
+        status: 401,
+        body: envelope("invalid_credentials", "The sign-in or the password is not right."),
+      },
+    });
+    renderApp("/sign-in");
+    fillAndSubmit("fang@example.com", "wrong-password");
+    expect(await screen.findByText("账号或密码不正确。")).toBeTruthy();
+  });
+
   it("goes back to the page that needed signing in", async () => {
     setBrowserLanguages(["en-US"]);
     mockApi({
