@@ -11,6 +11,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tack.chat.reminders import ding_reminders
+from tack.chat.routes import router as chat_router
 from tack.core import health
 from tack.core.config import get_settings
 from tack.core.db import get_database, set_database
@@ -18,6 +20,7 @@ from tack.core.errors import NotFound, install_error_handlers
 from tack.core.logging import configure_logging
 from tack.identity.routes import router as identity_router
 from tack.orgs.routes import router as orgs_router
+from tack.stream.routes import router as stream_router
 
 API_PREFIX = "/api/v1"
 
@@ -25,10 +28,21 @@ API_PREFIX = "/api/v1"
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     get_database()
-    yield
+    async with ding_reminders():
+        yield
+    await _stop_stream()
     database = get_database()
     await database.dispose()
     set_database(None)
+
+
+async def _stop_stream() -> None:
+    from tack.core.broker import get_broker, set_broker
+    from tack.stream.hub import close_hub
+
+    await close_hub()
+    await get_broker().close()
+    set_broker(None)
 
 
 def create_app() -> FastAPI:
@@ -36,7 +50,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Tack API",
         version="1",
-        description="Organizations, people and sign-in of Tack. Errors use one envelope: "
+        description="Organizations, people, sign-in and chat of Tack. Errors use one envelope: "
         '`{"error": {"code", "message", "details"}}`.',
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
@@ -47,6 +61,12 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(orgs_router, prefix=API_PREFIX)
+    app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(stream_router, prefix=API_PREFIX)
+    if get_settings().testing:
+        from tack.stream.testing import router as testing_router
+
+        app.include_router(testing_router, prefix=API_PREFIX)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

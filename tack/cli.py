@@ -10,13 +10,18 @@ from typing import Any, TypeVar
 
 import typer
 
+from tack.bench.cli import bench_app
+
 T = TypeVar("T")
 
 app = typer.Typer(help="Tack: a place where a company or a school works together.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema tools for developers.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+events_app = typer.Typer(help="The event log behind the real-time stream.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
+app.add_typer(bench_app, name="bench")
 
 
 def _say(message: str) -> None:
@@ -130,6 +135,14 @@ def serve(
         http="httptools",
         log_level=settings.log_level,
         proxy_headers=True,
+        # WebSocket-level pings find dead TCP connections of the stream (browsers answer them).
+        ws_ping_interval=settings.stream_ping_seconds,
+        ws_ping_timeout=settings.stream_ping_seconds,
+        # Clients only send a hello and heartbeats.
+        ws_max_size=1024 * 1024,
+        # An event's frame is serialised once and the same bytes go to every connection;
+        # per-connection compression would redo the work for each one.
+        ws_per_message_deflate=False,
     )
 
 
@@ -175,6 +188,30 @@ def user_create(
         _say(f"Could not create the account: {exc}")
         raise typer.Exit(1) from None
     _say(message)
+
+
+@events_app.command("prune")
+def events_prune(
+    days: float = typer.Option(None, help="Keep this many days of events (default TACK_STREAM_RETENTION_DAYS)."),
+) -> None:
+    """Delete old events of the real-time stream; clients whose position is older get resync.
+
+    `tack serve` does this every hour by itself; run it from cron when serving is not always on.
+    """
+    from datetime import timedelta
+
+    from tack.core.config import get_settings
+    from tack.core.db import get_database
+    from tack.core.events import prune_events
+
+    keep = get_settings().stream_retention_days if days is None else days
+    if keep <= 0:
+        _say("Events are kept forever (retention 0): nothing to prune.")
+        return
+    with _database_problems():
+        _ensure_schema()
+        deleted = _run(prune_events(get_database(), older_than=timedelta(days=keep)))
+    _say(f"Deleted {deleted} events older than {keep:g} days.")
 
 
 @db_app.command("revision")

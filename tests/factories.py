@@ -87,3 +87,26 @@ async def invite(client: httpx.AsyncClient, org: dict, **fields: object) -> dict
 def unique_mobile() -> str:
     """A mobile number no other test uses."""
     return f"139{next(_counter) % 10**4:04d}{uuid.uuid4().int % 10**4:04d}"
+
+
+# ---- chat ---------------------------------------------------------------------------------------
+
+
+async def direct_chat(client: httpx.AsyncClient, org: dict, member_id: str) -> dict:
+    """The one-to-one conversation with `member_id` (made or found); returns ConversationDetail."""
+    response = await client.post(f"/orgs/{org['id']}/conversations", json={"kind": "direct", "member_id": member_id})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def group_chat(client: httpx.AsyncClient, org: dict, member_ids: list[str], *, name: str | None = None) -> dict:
+    """A group owned by the client's member; returns ConversationDetail."""
+    body = {"kind": "group", "name": name or unique("Group "), "member_ids": member_ids}
+    return check(await client.post(f"/orgs/{org['id']}/conversations", json=body), 201)
+
+
+async def send_text(client: httpx.AsyncClient, org: dict, conversation: dict, text: str, *,
+                    status: int = 201, **fields: object) -> dict:
+    """Send a text message; returns MessageOut."""
+    body = {"client_msg_id": unique("c"), "body": text, **fields}
+    return check(await client.post(f"/orgs/{org['id']}/conversations/{conversation['id']}/messages", json=body), status)

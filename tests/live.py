@@ -3,7 +3,8 @@
 `live_server` (session-scoped) starts `tack serve` in a subprocess on a free port of 127.0.0.1, with
 a database of its own (a fresh SQLite file, or a fresh PostgreSQL database when TACK_TEST_DB=postgres),
 migrated and seeded with the demo data through the real `tack migrate` and `tack demo` commands first.
-Tests that change much may start a private one with `run_live_server()`.
+Tests that change much may start a private one with `run_live_server()`; tests that kill and restart
+servers, or run several on one database, use `live_database()` and `ServerProcess`.
 """
 
 from __future__ import annotations
@@ -99,34 +100,96 @@ def run_tack(env: dict[str, str], *args: str, timeout: float = 120) -> subproces
     )
 
 
+@dataclass(frozen=True)
+class LiveDatabase:
+    """A fresh, migrated database with a var dir, and the environment servers on it run with."""
+
+    var_dir: Path
+    database_url: str
+    env: dict[str, str]
+
+
 @contextmanager
-def run_live_server(*, seed_demo: bool = True) -> Iterator[LiveServer]:
+def live_database(*, seed_demo: bool = False, migrate: bool = True,
+                  env: dict[str, str] | None = None) -> Iterator[LiveDatabase]:
+    """A database for one or more server processes (`ServerProcess`); `env` adds settings. With
+    `migrate=False` it stays empty, for a server that migrates it as it starts."""
     var_dir = Path(tempfile.mkdtemp(prefix="tack-live-"))
     database_url, drop = fresh_database_url(var_dir)
-    env = server_env(var_dir, database_url)
-    log_path = var_dir / "server.log"
-    process: subprocess.Popen[bytes] | None = None
+    full_env = {**server_env(var_dir, database_url), **(env or {})}
+    steps = [("migrate",)] if migrate else []
+    if seed_demo:
+        steps.append(("demo",))
     try:
-        for step in (("migrate",), ("demo",)) if seed_demo else (("migrate",),):
-            done = run_tack(env, *step)
+        for step in steps:
+            done = run_tack(full_env, *step)
             if done.returncode != 0:
                 pytest.fail(f"`tack {' '.join(step)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        port = free_port()
-        server = LiveServer(
-            url=f"http://127.0.0.1:{port}", database_url=database_url, var_dir=var_dir, log_path=log_path
-        )
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                tack_command("serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)),
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )
-        _wait_until_ready(server, process)
-        yield server
+        yield LiveDatabase(var_dir=var_dir, database_url=database_url, env=full_env)
     finally:
-        if process is not None:
-            _stop(process)
         drop()
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+class ServerProcess:
+    """`tack serve` on a database of `live_database()`, on a port of its own that it keeps when it is
+    killed (SIGKILL, as a crash) and started again. Several may share one database."""
+
+    def __init__(self, database: LiveDatabase, *, name: str = "server", env: dict[str, str] | None = None,
+                 migrate: bool = False) -> None:
+        self.env = {**database.env, **(env or {})}
+        self.migrate = migrate
+        self.port = free_port()
+        self.server = LiveServer(
+            url=f"http://127.0.0.1:{self.port}", database_url=database.database_url, var_dir=database.var_dir,
+            log_path=database.var_dir / f"{name}.log",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/stream"
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see `wait_ready`), so several start at once."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        with self.server.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                tack_command(
+                    "serve", "--migrate" if self.migrate else "--no-migrate", "--host", "127.0.0.1",
+                    "--port", str(self.port),
+                ),
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self) -> LiveServer:
+        assert self.process is not None
+        _wait_until_ready(self.server, self.process)
+        return self.server
+
+    def start(self) -> LiveServer:
+        self.launch()
+        return self.wait_ready()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no goodbye to clients, as when the machine or the process dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+@contextmanager
+def run_live_server(*, seed_demo: bool = True) -> Iterator[LiveServer]:
+    with live_database(seed_demo=seed_demo) as database:
+        process = ServerProcess(database)
+        try:
+            yield process.start()
+        finally:
+            process.stop()
 
 
 def _wait_until_ready(server: LiveServer, process: subprocess.Popen[bytes]) -> None:

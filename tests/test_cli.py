@@ -116,3 +116,9 @@ def test_an_unreachable_database_is_a_sentence_not_a_traceback(tack):
         output = tack(*command, code=1, env=nowhere)
         assert "Could not use the database (PostgreSQL at 127.0.0.1:1/tack)" in output
         assert "secret" not in output
+
+
+def test_events_prune(tack):
+    assert "Deleted 0 events older than 7 days." in tack("events", "prune")
+    assert "Deleted 0 events older than 0.5 days." in tack("events", "prune", "--days", "0.5")
+    assert "kept forever" in tack("events", "prune", "--days", "0")

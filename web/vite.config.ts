@@ -13,7 +13,7 @@ export default defineConfig({
   server: {
     port: 5173,
     proxy: {
-      "/api": { target: backend, changeOrigin: false },
+      "/api": { target: backend, changeOrigin: false, ws: true },
       "/healthz": { target: backend, changeOrigin: false },
     },
   },

@@ -107,6 +107,20 @@ async def _resolve_personal_token(db: AsyncSession, raw: str) -> Principal | Non
 register_bearer_resolver(_resolve_personal_token)
 
 
+async def resolve_bearer(db: AsyncSession, credential: str) -> Principal | None:
+    """The principal of a Bearer credential (personal or application token), or None."""
+    for resolver in _bearer_resolvers:
+        principal = await resolver(db, credential)
+        if principal is not None:
+            return principal
+    return None
+
+
+async def resolve_session_cookie(db: AsyncSession, raw: str) -> Principal | None:
+    """The principal of a session cookie's value, or None. CSRF is the caller's business."""
+    return await _resolve_session(db, raw)
+
+
 async def resolve_principal(request: Request, db: AsyncSession) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header:
@@ -115,10 +129,9 @@ async def resolve_principal(request: Request, db: AsyncSession) -> Principal | N
             raise NotAuthenticated(
                 "The Authorization header must be 'Bearer <token>'.", code="invalid_authorization"
             )
-        for resolver in _bearer_resolvers:
-            principal = await resolver(db, credential.strip())
-            if principal is not None:
-                return principal
+        principal = await resolve_bearer(db, credential.strip())
+        if principal is not None:
+            return principal
         raise NotAuthenticated("This token is not valid or was revoked.", code="invalid_token")
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:

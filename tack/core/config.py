@@ -34,6 +34,30 @@ class Settings(BaseSettings):
     # Where the built web client lives; empty means "the packaged default".
     web_dist: Path | None = None
     db_pool_size: int = 10
+    # The real-time stream (docs/stream.md).
+    # Seconds between heartbeats; a client silent for about two of them is dropped.
+    stream_ping_seconds: float = 20.0
+    # Frames a connection may have waiting to be sent before it is dropped as too slow (4008).
+    stream_send_queue: int = 2000
+    # Events a resuming client may be sent per organization; a bigger gap is answered with resync.
+    stream_max_replay: int = 1000
+    # Days events are kept for resuming clients; older cursors get resync. 0 keeps them forever.
+    stream_retention_days: float = 7.0
+    # Seconds between the safety-net reads of the event log (announcements can be lost).
+    stream_poll_seconds: float = 3.0
+    # Seconds between re-checks of connected clients' sessions, tokens and memberships.
+    stream_recheck_seconds: float = 30.0
+    # Origins besides the server's own whose pages may open the stream with the session cookie.
+    stream_allowed_origins: str = ""
+    # Turns on test-only endpoints; never set it in production.
+    testing: bool = False
+    # Uploaded files: the largest accepted, and an S3-compatible bucket instead of the local disk.
+    upload_max_bytes: int = 50 * 1024 * 1024
+    s3_bucket: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    # How often each server process looks for DINGs due to be sent again (0: never).
+    ding_reminder_interval_seconds: float = 30.0
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +96,9 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    def allowed_origins(self) -> set[str]:
+        return {o.strip().rstrip("/").lower() for o in self.stream_allowed_origins.split(",") if o.strip()}
 
     def resolved_web_dist(self) -> Path:
         if self.web_dist:

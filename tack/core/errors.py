@@ -78,6 +78,12 @@ class Gone(TackError):
     message = "This is no longer available."
 
 
+class PayloadTooLarge(TackError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
 class Unprocessable(TackError):
     status_code = 422
     code = "validation_error"
@@ -119,6 +125,7 @@ ERROR_STATUSES = {
     404: "Not found, or not visible to you.",
     409: "Conflicts with the current state.",
     410: "No longer available.",
+    413: "The request body is too large.",
     422: "A field is missing or invalid.",
     429: "Too many requests; see Retry-After.",
 }

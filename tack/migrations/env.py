@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tack.core.config import get_settings
-from tack.models import metadata
+from tack.models import UNMANAGED_PREFIXES, metadata
 
 config = context.config
 
@@ -17,12 +17,17 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url()
 
 
+def _include_name(name, type_, parent_names) -> bool:  # type: ignore[no-untyped-def]
+    return not (name or "").startswith(UNMANAGED_PREFIXES)
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tack.core.config import get_settings
 from tack.core.db import utcnow
 from tack.core.errors import Conflict, Forbidden, Gone, NotFound, TackError, Unprocessable
+from tack.core.events import emit, member_channel
 from tack.core.ids import ID_PATTERN
 from tack.core.schemas import Page
 from tack.core.tenancy import scoped, scoped_delete, scoped_update
@@ -68,6 +69,23 @@ _ID = re.compile(ID_PATTERN)
 
 def sorted_roles(roles: Iterable[str]) -> list[Role]:
     return [Role(r) for r in sorted(set(roles), key=lambda r: _ROLE_ORDER.get(r, len(_ROLE_ORDER)))]
+
+
+# ---- who follows membership changes -------------------------------------------------------------
+
+MembersChangedListener = Callable[[AsyncSession, str, set[str]], Awaitable[None]]
+_members_changed_listeners: list[MembersChangedListener] = []
+
+
+def on_members_changed(listener: MembersChangedListener) -> None:
+    """Call `listener(db, org_id, member_ids)` in the same transaction whenever members' departments,
+    guardian links or membership change (chat's department and class groups follow them)."""
+    _members_changed_listeners.append(listener)
+
+
+async def _members_changed(db: AsyncSession, org_id: str, member_ids: Iterable[str]) -> None:
+    for listener in _members_changed_listeners:
+        await listener(db, org_id, set(member_ids))
 
 
 # ---- organizations ------------------------------------------------------------------------------
@@ -272,8 +290,31 @@ async def update_department(
             seen.add(current)
             current = parents.get(current)
         department.parent_id = changes.parent_id
+        await db.flush()
+        # Everyone under the moved department now sits under other departments.
+        parents[department.id] = department.parent_id
+        await _members_changed(db, ctx.org_id, await _members_under(db, ctx.org_id, department.id, parents))
     await db.flush()
     return department
+
+
+async def _members_under(db: AsyncSession, org_id: str, department_id: str, parents: dict[str, str | None]) -> list[str]:
+    """The members of a department and of every department below it."""
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for child, parent in parents.items():
+        children[parent].append(child)
+    subtree, todo = {department_id}, [department_id]
+    while todo:
+        for child in children[todo.pop()]:
+            if child not in subtree:
+                subtree.add(child)
+                todo.append(child)
+    rows = await db.execute(
+        scoped(MemberDepartment, org_id, MemberDepartment.member_id)
+        .where(MemberDepartment.department_id.in_(sorted(subtree)))
+        .distinct()
+    )
+    return list(rows.scalars())
 
 
 async def delete_department(db: AsyncSession, ctx: OrgContext, department_id: str) -> None:
@@ -586,6 +627,14 @@ def _new_membership(org_id: str, account: Account, *, display_name: str) -> Memb
     return member
 
 
+async def _announce_return(db: AsyncSession, org_id: str, member_id: str) -> None:
+    # Marks in their event stream where they are back, so a replay skips the time they were away.
+    await emit(
+        db, org_id=org_id, channel=member_channel(member_id), kind="member.returned",
+        data={"member_id": member_id, "join_org": True},
+    )
+
+
 def _reactivate(member: Membership, *, display_name: str) -> None:
     """A removed member comes back on the same row, so what they wrote before stays theirs."""
     member.status = MemberStatus.active
@@ -653,6 +702,9 @@ async def _set_departments(db: AsyncSession, org_id: str, member_id: str, depart
         )
     for department_id in sorted(wanted - current):
         db.add(MemberDepartment(org_id=org_id, member_id=member_id, department_id=department_id))
+    if wanted != current:
+        await db.flush()
+        await _members_changed(db, org_id, [member_id])
 
 
 async def _require_departments(db: AsyncSession, ctx: OrgContext, department_ids: Sequence[str]) -> list[str]:
@@ -768,6 +820,7 @@ async def add_member(
         account = await identity_service.create_account(
             db, name=display_name, password=initial_password, email=email, mobile=mobile
         )
+    returning = member is not None
     if member is None:
         member = _new_membership(ctx.org_id, account, display_name=display_name)
         db.add(member)
@@ -787,6 +840,8 @@ async def add_member(
     await _set_roles(db, ctx.org_id, member.id, wanted_roles)
     await _set_departments(db, ctx.org_id, member.id, departments)
     await db.flush()
+    if returning:
+        await _announce_return(db, ctx.org_id, member.id)
     return member
 
 
@@ -856,6 +911,12 @@ async def remove_member(db: AsyncSession, ctx: OrgContext, member_id: str) -> No
     member.status = MemberStatus.removed
     member.removed_at = utcnow()
     await db.flush()
+    await _members_changed(db, ctx.org_id, [member.id])
+    # Their open stream connections end their subscription to this organization on this event.
+    await emit(
+        db, org_id=ctx.org_id, channel=member_channel(member.id), kind="member.removed",
+        data={"member_id": member.id, "leave_org": True},
+    )
 
 
 async def link_guardian(
@@ -888,6 +949,7 @@ async def link_guardian(
     else:
         link.relation = relation
     await db.flush()
+    await _members_changed(db, ctx.org_id, [parent.id])
     return link
 
 
@@ -901,6 +963,7 @@ async def unlink_guardian(db: AsyncSession, ctx: OrgContext, student_member_id: 
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("This parent is not linked to this student.", code="guardian_link_not_found")
     await db.flush()
+    await _members_changed(db, ctx.org_id, [parent_member_id])
 
 
 # ---- invitations --------------------------------------------------------------------------------
@@ -1084,6 +1147,7 @@ async def accept_invitation(db: AsyncSession, invitation: Invitation, account: A
             await db.execute(select(Organization.root_department_id).where(Organization.id == org_id))
         ).scalar_one()
     display_name = invitation.invitee_name or account.name
+    returning = member is not None
     if member is None:
         member = _new_membership(org_id, account, display_name=display_name)
         db.add(member)
@@ -1093,4 +1157,6 @@ async def accept_invitation(db: AsyncSession, invitation: Invitation, account: A
     await _set_roles(db, org_id, member.id, {invitation.role})
     await _set_departments(db, org_id, member.id, [department_id] if department_id else [])
     await db.flush()
+    if returning:
+        await _announce_return(db, org_id, member.id)
     return member

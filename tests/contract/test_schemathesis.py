@@ -68,6 +68,17 @@ DEMO_PARAMETERS = {
     "body.manager_id": "member_ids",
     "body.parent_member_id": "parent_ids",
     "body.invitation_code": "invitation_codes",
+    "path.conversation_id": "conversation_ids",
+    "path.message_id": "message_ids",
+    "path.ding_id": "ding_ids",
+    "path.upload_id": "upload_ids",
+    "query.conversation_id": "conversation_ids",
+    "body.member_id": "member_ids",
+    "body.member_ids[*]": "member_ids",
+    "body.recipient_ids[*]": "member_ids",
+    "body.mentions[*]": "member_ids",
+    "body.reply_to_id": "message_ids",
+    "body.upload_id": "upload_ids",
 }
 # What people type into the contacts search: characters, pinyin, initials, staff and student ids.
 SEARCHES = ["张", "王", "zhang", "li", "zs", "wxy", "S101", "T00", "XH00", "1", "演示"]
@@ -154,6 +165,36 @@ def _invitations(client: httpx.Client, token: str, org_id: str, department_id: s
     }
 
 
+def _chat(client: httpx.Client, token: str, org_id: str, member_ids: list[str]) -> dict[str, list[str]]:
+    """A group of the school with messages, a DING and a file, so the chat endpoints run for real."""
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def made(response: httpx.Response) -> dict:
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    group = made(client.post(f"/orgs/{org_id}/conversations", headers=headers,
+                             json={"kind": "group", "name": "合同测试", "member_ids": member_ids[:6]}))
+    others = [m for m in member_ids[:6] if m != group["owner_id"]]
+    base = f"/orgs/{org_id}/conversations/{group['id']}"
+    messages = [
+        made(client.post(f"{base}/messages", headers=headers, json={"client_msg_id": f"contract-{n}", "body": text}))
+        for n, text in enumerate(["hello 你好", "second message"])
+    ]
+    ding = made(client.post(f"{base}/dings", headers=headers, json={
+        "client_msg_id": "contract-ding", "body": "urgent", "recipient_ids": others[:2]}))["ding"]
+    upload = made(client.post(f"/orgs/{org_id}/uploads", headers=headers, params={"name": "notes.txt"},
+                              content=b"contract test file"))
+    made(client.post(f"{base}/messages", headers=headers, json={
+        "client_msg_id": "contract-file", "kind": "file", "upload_id": upload["id"]}))
+    return {
+        "conversation_ids": [group["id"]],
+        "message_ids": [m["id"] for m in messages] + [ding["id"]],
+        "ding_ids": [ding["id"]],
+        "upload_ids": [upload["id"]],
+    }
+
+
 def _toml_config(token: str, dictionaries: dict[str, list[str]]) -> str:
     # JSON strings and arrays are valid TOML values, which saves a TOML writer dependency.
     lines = [
@@ -177,6 +218,7 @@ def test_api_keeps_its_contract(contract_server: LiveServer, tmp_path: Path) -> 
     with httpx.Client(base_url=contract_server.api_url) as client:
         token = _personal_token(client)
         ids |= _invitations(client, token, ids["org_ids"][0], ids["department_ids"][-1])
+        ids |= _chat(client, token, ids["org_ids"][0], ids["member_ids"])
     config = tmp_path / "schemathesis.toml"
     config.write_text(_toml_config(token, ids | {"searches": SEARCHES}), encoding="utf-8")
     command = [

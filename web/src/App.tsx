@@ -20,6 +20,9 @@ import { JoinPage } from "./pages/JoinPage";
 import { SignInPage } from "./pages/SignInPage";
 import { SignUpPage } from "./pages/SignUpPage";
 import { WelcomePage } from "./pages/WelcomePage";
+import { ChatPage } from "./pages/chat/ChatPage";
+import { DingInboxPage } from "./pages/chat/DingInboxPage";
+import { StreamProvider } from "./stream/StreamProvider";
 
 export function App() {
   return (
@@ -87,7 +90,9 @@ export function AppRoutes() {
           element={
             <RequireAuth>
               <OrgsProvider>
-                <Shell />
+                <StreamProvider>
+                  <Shell />
+                </StreamProvider>
               </OrgsProvider>
             </RequireAuth>
           }
@@ -99,6 +104,8 @@ export function AppRoutes() {
           <Route path="orgs/:orgId" element={<OrgScope />}>
             <Route index element={<Navigate to="contacts" replace />} />
             <Route path="contacts" element={<ContactsPage />} />
+            <Route path="chat/:conversationId?" element={<ChatPage />} />
+            <Route path="dings" element={<DingInboxPage />} />
             <Route path="admin" element={<RequireAdmin />}>
               <Route index element={<Navigate to="departments" replace />} />
               <Route path="departments" element={<DepartmentsPage />} />

@@ -122,6 +122,8 @@ export type Query = Record<string, string | number | boolean | null | undefined>
 export interface RequestOptions {
   query?: Query;
   body?: unknown;
+  /** Bytes sent as they are (an upload), with their own Content-Type, instead of a JSON body. */
+  raw?: Blob;
   signal?: AbortSignal;
   /** When false, a 401 answer is only thrown, not reported (sign-in itself, the session check). */
   redirectOn401?: boolean;
@@ -145,7 +147,8 @@ export async function request<T>(method: string, path: string, options: RequestO
   const upper = method.toUpperCase();
   const headers: Record<string, string> = { Accept: "application/json" };
   if (acceptLanguage) headers["Accept-Language"] = acceptLanguage;
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.raw !== undefined) headers["Content-Type"] = options.raw.type || "application/octet-stream";
+  else if (options.body !== undefined) headers["Content-Type"] = "application/json";
   if (!SAFE_METHODS.has(upper)) {
     const token = csrfToken();
     if (token) headers[CSRF_HEADER] = token;
@@ -156,7 +159,7 @@ export async function request<T>(method: string, path: string, options: RequestO
       method: upper,
       headers,
       credentials: "same-origin",
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
       signal: options.signal,
     });
   } catch (cause) {

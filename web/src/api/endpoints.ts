@@ -1,6 +1,22 @@
 import { api } from "./client";
 import type {
   Account,
+  Conversation,
+  ConversationDetail,
+  ConversationIn,
+  ConversationMember,
+  Ding,
+  DingDetail,
+  DingIn,
+  DingSent,
+  Message,
+  MessageIn,
+  MessagePage,
+  ReactionToggled,
+  ReadState,
+  Receipts,
+  SearchHit,
+  Upload,
   ApiToken,
   ApiTokenCreated,
   Department,
@@ -101,4 +117,55 @@ export const orgs = {
 export const invitations = {
   preview: (code: string) => api.get<InvitationPreview>(`/invitations/${id(code)}`, { redirectOn401: false }),
   accept: (code: string) => api.post<Membership>(`/invitations/${id(code)}/accept`),
+};
+
+const CONTENT_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
+const conv = (orgId: string, conversationId: string) => `${org(orgId)}/conversations/${id(conversationId)}`;
+const msg = (orgId: string, conversationId: string, messageId: string) =>
+  `${conv(orgId, conversationId)}/messages/${id(messageId)}`;
+
+export const chat = {
+  conversations: (orgId: string, query: { cursor?: string | null; limit?: number } = {}, signal?: AbortSignal) =>
+    api.get<Page<Conversation>>(`${org(orgId)}/conversations`, { query, signal }),
+  createConversation: (orgId: string, body: ConversationIn) =>
+    api.post<ConversationDetail>(`${org(orgId)}/conversations`, body),
+  conversation: (orgId: string, conversationId: string, signal?: AbortSignal) =>
+    api.get<ConversationDetail>(conv(orgId, conversationId), { signal }),
+  members: (orgId: string, conversationId: string, query: { cursor?: string | null; limit?: number } = {}, signal?: AbortSignal) =>
+    api.get<Page<ConversationMember>>(`${conv(orgId, conversationId)}/members`, { query, signal }),
+  messages: (
+    orgId: string,
+    conversationId: string,
+    query: { before?: number; after?: number; limit?: number } = {},
+    signal?: AbortSignal,
+  ) => api.get<MessagePage>(`${conv(orgId, conversationId)}/messages`, { query, signal }),
+  send: (orgId: string, conversationId: string, body: MessageIn) =>
+    api.post<Message>(`${conv(orgId, conversationId)}/messages`, body),
+  edit: (orgId: string, conversationId: string, messageId: string, body: { body: string; mentions?: string[] }) =>
+    api.patch<Message>(msg(orgId, conversationId, messageId), body),
+  recall: (orgId: string, conversationId: string, messageId: string) =>
+    api.post<Message>(`${msg(orgId, conversationId, messageId)}/recall`),
+  react: (orgId: string, conversationId: string, messageId: string, emoji: string) =>
+    api.post<ReactionToggled>(`${msg(orgId, conversationId, messageId)}/reactions`, { emoji }),
+  receipts: (orgId: string, conversationId: string, messageId: string, signal?: AbortSignal) =>
+    api.get<Receipts>(`${msg(orgId, conversationId, messageId)}/receipts`, { signal }),
+  markRead: (orgId: string, conversationId: string, seq: number) =>
+    api.post<ReadState>(`${conv(orgId, conversationId)}/read`, { seq }),
+  typing: (orgId: string, conversationId: string, typing: boolean) =>
+    api.post<void>(`${conv(orgId, conversationId)}/typing`, { typing }),
+  search: (orgId: string, query: { q: string; conversation_id?: string; cursor?: string | null; limit?: number }) =>
+    api.get<{ items: SearchHit[]; next_cursor: string | null }>(`${org(orgId)}/messages/search`, { query }),
+
+  sendDing: (orgId: string, conversationId: string, body: DingIn) =>
+    api.post<DingSent>(`${conv(orgId, conversationId)}/dings`, body),
+  dings: async (orgId: string, box: "inbox" | "sent" = "inbox", signal?: AbortSignal) =>
+    asList(await api.get<Ding[] | Page<Ding>>(`${org(orgId)}/dings`, { query: { box }, signal })),
+  ding: (orgId: string, dingId: string) => api.get<DingDetail>(`${org(orgId)}/dings/${id(dingId)}`),
+  acknowledge: (orgId: string, dingId: string) => api.post<DingDetail>(`${org(orgId)}/dings/${id(dingId)}/ack`),
+
+  upload: (orgId: string, file: File) =>
+    api.post<Upload>(`${org(orgId)}/uploads`, undefined, {
+      raw: file,
+      query: { name: file.name, content_type: CONTENT_TYPE.test(file.type) ? file.type : undefined },
+    }),
 };

@@ -195,3 +195,205 @@ export interface InvitationIn {
   invitee_name?: string | null;
   invitee_contact?: string | null;
 }
+
+// ---- chat (see tack/chat/schemas.py) ----
+
+export type ConversationKind = "direct" | "group" | "department" | "class";
+export type ConversationRole = "owner" | "admin" | "member";
+export type MessageKind = "text" | "markdown" | "image" | "file" | "link";
+
+export interface MessagePreview {
+  id: string;
+  seq: number;
+  sender_id: string;
+  sender_name: string;
+  kind: MessageKind;
+  text: string;
+  created_at: string;
+  recalled: boolean;
+}
+
+export interface Conversation {
+  id: string;
+  kind: ConversationKind;
+  name: string;
+  announcement: string | null;
+  owner_id: string | null;
+  department_id: string | null;
+  peer_id: string | null;
+  member_count: number;
+  last_seq: number;
+  last_activity_at: string;
+  created_at: string;
+  my_role: ConversationRole;
+  read_seq: number;
+  unread_count: number;
+  last_message: MessagePreview | null;
+}
+
+export interface ConversationDetail extends Conversation {
+  admin_ids: string[];
+}
+
+export interface ConversationMember {
+  member_id: string;
+  display_name: string;
+  role: ConversationRole;
+  source: string;
+  read_seq: number;
+  joined_at: string;
+}
+
+export type ConversationIn =
+  | { kind: "direct"; member_id: string }
+  | { kind: "group"; name: string; member_ids: string[]; announcement?: string | null };
+
+export interface FileInfo {
+  upload_id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  url: string;
+}
+
+export interface LinkCard {
+  url: string;
+  title: string;
+  description?: string | null;
+  image_url?: string | null;
+}
+
+export interface QuotedMessage {
+  id: string;
+  seq: number;
+  sender_id: string;
+  sender_name: string;
+  kind: MessageKind;
+  snippet: string;
+  recalled: boolean;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  member_ids: string[];
+  me: boolean;
+}
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  sender_name: string;
+  client_msg_id: string;
+  kind: MessageKind;
+  body: string | null;
+  mentions: string[];
+  mention_all: boolean;
+  file?: FileInfo | null;
+  link?: LinkCard | null;
+  reply_to?: QuotedMessage | null;
+  reactions: Reaction[];
+  is_ding: boolean;
+  created_at: string;
+  edited_at?: string | null;
+  recalled_at?: string | null;
+  recalled_by?: string | null;
+  read_count?: number | null;
+  unread_count?: number | null;
+}
+
+export interface MessagePage {
+  items: Message[];
+  has_more: boolean;
+}
+
+export interface MessageIn {
+  client_msg_id: string;
+  kind?: MessageKind;
+  body?: string | null;
+  mentions?: string[];
+  mention_all?: boolean;
+  upload_id?: string | null;
+  link?: LinkCard | null;
+  reply_to_id?: string | null;
+}
+
+export interface ReadState {
+  conversation_id: string;
+  read_seq: number;
+  unread_count: number;
+}
+
+export interface MemberBrief {
+  member_id: string;
+  display_name: string;
+}
+
+export interface Receipts {
+  message_id: string;
+  read_count: number;
+  unread_count: number;
+  read: MemberBrief[];
+  unread: MemberBrief[];
+}
+
+export interface ReactionToggled {
+  message_id: string;
+  emoji: string;
+  added: boolean;
+  reactions: Reaction[];
+}
+
+export interface Ding {
+  id: string;
+  conversation_id: string;
+  sender_id: string;
+  sender_name: string;
+  body: string | null;
+  created_at: string;
+  remind_after_minutes: number | null;
+  next_remind_at: string | null;
+  recipient_count: number;
+  acknowledged_count: number;
+  acknowledged_at: string | null;
+}
+
+export interface DingRecipient {
+  member_id: string;
+  display_name: string;
+  acknowledged_at: string | null;
+}
+
+export interface DingDetail extends Ding {
+  recipients: DingRecipient[];
+}
+
+export interface DingIn {
+  client_msg_id: string;
+  body: string;
+  recipient_ids: string[];
+  remind_after_minutes?: number | null;
+  max_reminders?: number;
+}
+
+export interface DingSent {
+  ding: Ding;
+  message: Message;
+}
+
+export interface Upload {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  url: string;
+  created_at: string;
+}
+
+export interface SearchHit {
+  message: Message;
+  conversation_name: string;
+}

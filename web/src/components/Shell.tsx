@@ -13,14 +13,19 @@ import {
   ReadOutlined,
   CheckOutlined,
   ContactsOutlined,
+  MessageOutlined,
+  BellOutlined,
 } from "@ant-design/icons";
-import { App as AntApp, Avatar, Button, Dropdown, Flex, Layout, Menu, Typography, type MenuProps } from "antd";
+import { App as AntApp, Avatar, Badge, Button, Dropdown, Flex, Layout, Menu, Typography, type MenuProps } from "antd";
 import { useState } from "react";
 import { Link, Outlet, useLocation, useMatch, useNavigate } from "react-router-dom";
 import type { MyOrg } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
+import { ChatProvider, useOptionalChat } from "../chat/ChatContext";
+import { DingBanner } from "../chat/DingBanner";
 import { useI18n } from "../i18n";
 import { pickOrg, useOrgs } from "../orgs/OrgsContext";
+import { ConnectionState } from "./ConnectionState";
 import { CreateOrgModal, JoinCodeModal } from "./CreateOrgModal";
 import { useErrorText } from "./ErrorAlert";
 import { LanguageSwitch } from "./LanguageSwitch";
@@ -28,12 +33,22 @@ import { Logo } from "./Logo";
 
 const { Header, Sider, Content } = Layout;
 
-/** The signed-in frame: top bar (organization, language, account) and the left menu. */
+/** The signed-in frame: top bar (organization, connection, language, account), the DING banner
+ * and the left menu. The chat of the organization shown lives here, so unread counts and DINGs
+ * follow the person across pages. */
 export function Shell() {
   const { orgs, lastOrgId } = useOrgs();
   const match = useMatch("/orgs/:orgId/*");
   const urlOrg = match ? orgs.find((o) => o.id === match.params.orgId) ?? null : null;
   const activeOrg = urlOrg ?? (match ? null : pickOrg(orgs, lastOrgId));
+  return (
+    <ChatProvider org={activeOrg}>
+      <ShellFrame activeOrg={activeOrg} />
+    </ChatProvider>
+  );
+}
+
+function ShellFrame({ activeOrg }: { activeOrg: MyOrg | null }) {
   const [creating, setCreating] = useState(false);
   const [joining, setJoining] = useState(false);
 
@@ -55,9 +70,11 @@ export function Shell() {
         <Logo />
         <OrgSwitcher current={activeOrg} onCreate={() => setCreating(true)} onJoin={() => setJoining(true)} />
         <div style={{ flex: 1 }} />
+        <ConnectionState />
         <LanguageSwitch signedIn />
         <AccountMenu />
       </Header>
+      <DingBanner />
       <Layout>
         {activeOrg ? <SideMenu org={activeOrg} /> : null}
         <Content className="tack-content">
@@ -122,8 +139,15 @@ function OrgSwitcher({ current, onCreate, onJoin }: { current: MyOrg | null; onC
 function SideMenu({ org }: { org: MyOrg }) {
   const { t } = useI18n();
   const location = useLocation();
+  const chat = useOptionalChat();
+  const unread = chat?.unreadTotal ?? 0;
+  const waitingDings = chat?.dings.filter((d) => !d.acknowledged_at).length ?? 0;
   const base = `/orgs/${org.id}`;
-  const selected = location.pathname.startsWith(`${base}/admin/departments`)
+  const selected = location.pathname.startsWith(`${base}/chat`)
+    ? "chat"
+    : location.pathname.startsWith(`${base}/dings`)
+      ? "dings"
+      : location.pathname.startsWith(`${base}/admin/departments`)
     ? "departments"
     : location.pathname.startsWith(`${base}/admin/members`)
       ? "members"
@@ -134,6 +158,30 @@ function SideMenu({ org }: { org: MyOrg }) {
           : "";
 
   const items: MenuProps["items"] = [
+    {
+      key: "chat",
+      icon: <MessageOutlined />,
+      label: (
+        <Link to={`${base}/chat`} data-testid="chat-nav">
+          <Flex justify="space-between" align="center" gap={8}>
+            <span>{t("nav.chat")}</span>
+            <Badge count={unread} overflowCount={99} size="small" data-testid="chat-nav-unread" />
+          </Flex>
+        </Link>
+      ),
+    },
+    {
+      key: "dings",
+      icon: <BellOutlined />,
+      label: (
+        <Link to={`${base}/dings`} data-testid="nav-dings">
+          <Flex justify="space-between" align="center" gap={8}>
+            <span>{t("nav.dings")}</span>
+            <Badge count={waitingDings} size="small" />
+          </Flex>
+        </Link>
+      ),
+    },
     {
       key: "contacts",
       icon: <ContactsOutlined />,

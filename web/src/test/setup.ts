@@ -1,5 +1,7 @@
 import { cleanup, configure } from "@testing-library/react";
 import { afterEach, vi } from "vitest";
+import { FakeSocket } from "../stream/fakeSocket";
+import { setStreamSocketFactory } from "../stream/StreamProvider";
 
 // Ant Design renders slowly in jsdom on a small machine; give screens time to appear.
 configure({ asyncUtilTimeout: 8000 });
@@ -43,4 +45,12 @@ afterEach(() => {
   });
   vi.restoreAllMocks();
   vi.unstubAllGlobals();
+});
+
+// The real-time stream never reaches a network in unit tests: its sockets stay unopened unless a
+// test hands in its own (setStreamSocketFactory).
+setStreamSocketFactory((url) => new FakeSocket(url));
+afterEach(() => {
+  setStreamSocketFactory((url) => new FakeSocket(url));
+  sessionStorage.clear();
 });

@@ -27,7 +27,7 @@ export function mockApi(routes: Record<string, Reply | Handler>) {
       method,
       url,
       headers: (init?.headers ?? {}) as Record<string, string>,
-      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+      body: typeof init?.body === "string" ? JSON.parse(init.body) : (init?.body ?? undefined),
     };
     calls.push(call);
     const path = url.split("?")[0];

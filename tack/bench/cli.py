@@ -1,0 +1,114 @@
+"""The `tack bench` commands (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from urllib.parse import urlsplit
+
+import typer
+
+bench_app = typer.Typer(
+    help="Load harnesses: drive a Tack server over real HTTP and WebSocket connections and measure it.",
+    no_args_is_help=True,
+)
+
+
+def _loopback_only(url: str) -> str:
+    """Benches send a lot of traffic: they only ever aim it at this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter("give the server's address, e.g. http://127.0.0.1:8700", param_hint="--url")
+    host = parts.hostname
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise typer.BadParameter(
+            "the bench only drives a server on this machine (127.0.0.1, ::1 or localhost); "
+            "run it on the server's machine", param_hint="--url",
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bench_app.command("chat")
+def chat(
+    receivers: int = typer.Option(20, min=1, max=5000, help="Receiving clients, one stream connection each."),
+    rate: float = typer.Option(10.0, min=0.1, max=5000, help="Messages per second, in all."),
+    duration: float = typer.Option(30.0, min=0.5, max=3600, help="Seconds of measured sending."),
+    senders: int = typer.Option(1, min=1, max=100, help="Sending accounts; the messages go round-robin."),
+    warmup: float = typer.Option(2.0, min=0, max=600, help="Seconds of sending before measuring starts."),
+    drain_timeout: float = typer.Option(5.0, min=0.5, max=120,
+                                        help="Seconds to wait for deliveries after the last send."),
+    url: str = typer.Option(None, help="A running server, e.g. http://127.0.0.1:8700; "
+                                       "without it the bench starts one with a fresh database."),
+    database_url: str = typer.Option(None, help="For the server the bench starts: a PostgreSQL server "
+                                                "to create a fresh database on (default: a fresh SQLite file)."),
+    redis_url: str = typer.Option(None, help="For the server the bench starts: Redis for fan-out."),
+    workers: int = typer.Option(1, min=1, max=64, help="For the server the bench starts: worker processes "
+                                                      "(more than one needs PostgreSQL and Redis)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
+) -> None:
+    """One group conversation: senders post at a fixed rate, receivers measure send-to-receive latency.
+
+    Exits with 1 when any message was lost or a send failed, 2 when the bench could not run.
+    """
+    from tack.bench.chat import ChatBenchConfig, format_report, run_chat_bench
+    from tack.bench.server import BenchError, LocalServer
+
+    out = sys.stderr if as_json else sys.stdout
+
+    def progress(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    if url and (database_url or redis_url or workers != 1):
+        raise typer.BadParameter("--database-url, --redis-url and --workers are for a server the bench starts, "
+                                 "not with --url")
+    if workers > 1 and not (database_url and redis_url):
+        raise typer.BadParameter("more than one worker needs --database-url (PostgreSQL) and --redis-url",
+                                 param_hint="--workers")
+    config = ChatBenchConfig(receivers=receivers, senders=senders, rate=rate, duration=duration, warmup=warmup,
+                             drain_timeout=drain_timeout)
+    server = None
+    try:
+        if url:
+            config.url = _loopback_only(url)
+            where = f"server at {config.url} (CPU and memory from its /metrics)"
+            results = run_chat_bench(config, probe_pid=None, progress=progress)
+        else:
+            with LocalServer(database_url=database_url, redis_url=redis_url, workers=workers,
+                             progress=progress) as server:
+                config.url = server.url
+                assert server.process is not None
+                where = f"a server it started ({server.database_description}" + (
+                    ", Redis" if redis_url else "") + (f", {workers} workers" if workers > 1 else "") + ")"
+                try:
+                    results = run_chat_bench(config, probe_pid=server.process.pid, progress=progress)
+                except BaseException:
+                    if server.process is not None and server.process.poll() is not None:
+                        progress(f"The server exited with {server.process.returncode}. Its log:\n"
+                                 + server.log_tail())
+                    raise
+                results["database"] = "sqlite" if server.database_url.startswith("sqlite") else "postgresql"
+                results["redis"] = bool(redis_url)
+                results["workers"] = workers
+    except BenchError as exc:
+        progress(f"The bench could not run: {exc}")
+        raise typer.Exit(2) from None
+    except TimeoutError:
+        progress("The bench ran out of time (see its progress lines above) and stopped.")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        progress("Interrupted.")
+        raise typer.Exit(130) from None
+    results["server"] = "started" if not url else config.url
+    if as_json:
+        print(json.dumps(results, sort_keys=True))
+    else:
+        print(format_report(results, where=where))
+    if results["lost"] or results["send_errors"]:
+        if not as_json:
+            print("\nFAILED: messages were lost or sends failed.")
+        raise typer.Exit(1)
