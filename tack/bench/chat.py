@@ -3,7 +3,7 @@
 Set-up (not timed): a sender signs up and creates an organization; the receivers (and any further
 senders) are added to it as members with an initial password and sign in; the first sender creates
 one group with everyone in it. Each receiver opens one WebSocket on /api/v1/stream (docs/stream.md)
-and says hello; it counts as connected when the server answers `ready`.
+and says hello; it counts as connected when the server says `live`.
 
 Run: messages are sent on an open-loop schedule (message i at start + i / rate, whether or not
 earlier ones were delivered or even answered), so a slow server shows up as latency and not as a

@@ -55,6 +55,9 @@ def chat(
 
     Exits with 1 when any message was lost or a send failed, 2 when the bench could not run.
     """
+    # Imported here: `tack` itself starts fast, whatever the benches need.
+    import httpx
+
     from tack.bench.chat import ChatBenchConfig, format_report, run_chat_bench
     from tack.bench.server import BenchError, LocalServer
 
@@ -96,6 +99,9 @@ def chat(
                 results["workers"] = workers
     except BenchError as exc:
         progress(f"The bench could not run: {exc}")
+        raise typer.Exit(2) from None
+    except httpx.HTTPError as exc:  # during set-up; failed sends are counted, not raised
+        progress(f"The bench could not reach the server at {config.url}: {exc!r}")
         raise typer.Exit(2) from None
     except TimeoutError:
         progress("The bench ran out of time (see its progress lines above) and stopped.")
