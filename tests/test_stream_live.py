@@ -54,8 +54,9 @@ async def signed_up_owner(http: httpx.AsyncClient) -> dict:
     return check(await http.post("/orgs", json={"name": unique("Org "), "kind": "company"}), 201)
 
 
-async def emit(http: httpx.AsyncClient, org: dict, count: int = 1, channel: str = "org") -> list[int]:
-    body = {"channel": channel, "count": count}
+async def emit(http: httpx.AsyncClient, org: dict, count: int = 1, channel: str = "org",
+               data: dict | None = None) -> list[int]:
+    body = {"channel": channel, "count": count, "data": data or {}}
     return check(await http.post(f"/orgs/{org['id']}/testing/events", json=body), 200)["positions"]
 
 
@@ -136,6 +137,11 @@ async def test_two_processes_on_postgresql_and_redis_behave_as_one() -> None:
                 for stream in (on_a, on_b):
                     assert positions(await stream.events(100, within=5)) == expected
                     await stream.silent(0.2)
+
+                # Too big to announce through Redis: announced by position, read from the log.
+                [big] = await emit(via_a, org, data={"blob": "x" * 300_000})
+                [event] = await on_b.events(1, within=2.0)
+                assert event["position"] == big and len(event["data"]["blob"]) == 300_000
         finally:
             a.stop()
             b.stop()

@@ -84,17 +84,29 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
+def _hand_over(broker: LocalBroker | RedisBroker, records: Sequence[EventRecord]) -> None:
+    """Give committed events to this process's hub on the next turn of the event loop: the writing
+    request's response goes out first, and the fan-out (which writes to every socket at once) does
+    not make the sender wait."""
+
+    def deliver() -> None:
+        listener = broker.listener
+        if listener is not None:
+            for record in records:
+                listener.on_event(Announcement.of(record))
+
+    if broker.listener is not None:
+        asyncio.get_running_loop().call_soon(deliver)
+
+
 class LocalBroker:
-    """One process: the hub hears announcements the moment the writing request has committed."""
+    """One process: the hub hears announcements as soon as the writing request has committed."""
 
     def __init__(self) -> None:
         self.listener: BrokerListener | None = None
 
     async def publish_events(self, records: Sequence[EventRecord]) -> None:
-        listener = self.listener
-        if listener is not None:
-            for record in records:
-                listener.on_event(Announcement.of(record))
+        _hand_over(self, records)
 
     async def publish_signal(self, org_id: str, channel: str, frame: str) -> None:
         if self.listener is not None:
@@ -149,10 +161,7 @@ class RedisBroker:
     # ---- publishing ---------------------------------------------------------------------------
 
     async def publish_events(self, records: Sequence[EventRecord]) -> None:
-        listener = self.listener
-        if listener is not None:
-            for record in records:
-                listener.on_event(Announcement.of(record))
+        _hand_over(self, records)
         messages = []
         for r in records:
             frame = r.frame if len(r.frame) <= MAX_ANNOUNCED_FRAME else ""
