@@ -196,5 +196,13 @@ async def connect(server: StreamServer, client: httpx.AsyncClient | None = None,
     return StreamClient(ws)
 
 
+async def live_stream(server: StreamServer, client: httpx.AsyncClient) -> StreamClient:
+    """A connection of `client` that has said hello (no cursors) and is live."""
+    stream = await connect(server, client)
+    await stream.hello()
+    await stream.until_live()
+    return stream
+
+
 def positions(frames: Iterable[dict[str, Any]]) -> list[int]:
     return [f["position"] for f in frames if f.get("type") == "event"]

@@ -38,7 +38,14 @@ def emitted(monkeypatch):  # type: ignore[no-untyped-def]
         recorded.append((channel, kind, data))
         return await original(db, org_id=org_id, channel=channel, kind=kind, data=data)
 
+    original_many = chat_service.emit_many
+
+    async def spy_many(db, *, org_id, events):  # type: ignore[no-untyped-def]
+        recorded.extend((new.channel, new.kind, new.data) for new in events)
+        return await original_many(db, org_id=org_id, events=events)
+
     monkeypatch.setattr(chat_service, "emit", spy)
+    monkeypatch.setattr(chat_service, "emit_many", spy_many)
     return recorded
 
 
@@ -420,6 +427,26 @@ async def test_read_watermarks_counts_and_receipts(new_client, emitted):
     assert check(await carol.get(conv_url(org, group)), 200)["unread_count"] == 0
     again = check(await owner.get(conv_url(org, group, f"/messages/{sent[2]['id']}/receipts")), 200)
     assert again["read_count"] + again["unread_count"] == 2
+
+
+async def test_in_large_groups_reads_go_only_to_the_reader_and_the_senders_read(new_client, emitted, monkeypatch):
+    # A group counts as large above READ_BROADCAST_MEMBERS; four people are enough to see the rule.
+    monkeypatch.setattr(chat_service, "READ_BROADCAST_MEMBERS", 3)
+    org, owner, [(alice, alice_row), (bob, bob_row), (carol, carol_row)] = await team(new_client, 3)
+    group = await group_chat(owner, org, [alice_row["id"], bob_row["id"], carol_row["id"]])
+    await send_text(alice, org, group, "from alice")
+    await send_text(bob, org, group, "from bob")
+    emitted.clear()
+    check(await carol.post(conv_url(org, group, "/read"), json={"seq": 2}), 200)
+    data = {"conversation_id": group["id"], "member_id": carol_row["id"], "read_seq": 2}
+    assert sorted(emitted) == sorted(
+        [(f"member:{carol_row['id']}", "read.updated", data), (f"member:{alice_row['id']}", "read.updated", data),
+         (f"member:{bob_row['id']}", "read.updated", data)]
+    )
+    # The owner sent nothing in that range and hears nothing; receipts are as true as ever.
+    receipts = check(await alice.get(conv_url(org, group, "/messages")), 200)["items"]
+    first = next(m for m in receipts if m["body"] == "from alice")
+    assert first["read_count"] == 2  # bob (by sending after it) and carol
 
 
 async def test_sending_to_3000_members_writes_constant_rows(new_client, emitted):

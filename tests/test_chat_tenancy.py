@@ -8,7 +8,6 @@ The table below must name every chat route: a new endpoint without a row here fa
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import httpx
@@ -16,11 +15,9 @@ import pytest
 
 from tack.app import API_PREFIX
 from tests.factories import add_member, check, group_chat, owner_with_org, send_text, unique
-from tests.test_tenancy import _routes
+from tests.tenancy import PLACEHOLDER, RAW, api_routes, call, case_id
 
 ANY, SEAT, RECIPIENT = "any", "seat", "recipient"
-RAW = {"raw": "file bytes"}
-_PLACEHOLDER = re.compile(r"\{(?!org_id\})\w+\}")
 
 CONVERSATION = "/orgs/{org_id}/conversations/{conversation_id}"
 MESSAGE = CONVERSATION + "/messages/{message_id}"
@@ -108,30 +105,12 @@ async def world(new_client) -> World:  # type: ignore[no-untyped-def]
                  outsider_org_id=outsider_org["id"])
 
 
-def _fill(value, ids: dict[str, str]):  # type: ignore[no-untyped-def]
-    if isinstance(value, str):
-        return value.format(**ids)
-    if isinstance(value, list):
-        return [_fill(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    return value
-
-
 async def _call(client: httpx.AsyncClient, method: str, path: str, body: dict | None,
                 ids: dict[str, str]) -> httpx.Response:
-    ids = {**ids, "new_id": unique("c")}
-    if body is RAW:
-        return await client.request(method, path.format(**ids), content=body["raw"].encode())
-    kwargs = {"json": _fill(body, ids)} if body is not None else {}
-    return await client.request(method, path.format(**ids), **kwargs)
+    return await call(client, method, path, body, {**ids, "new_id": unique("c")})
 
 
-def _case_id(row: tuple) -> str:
-    return f"{row[0]} {row[1]}"
-
-
-@pytest.mark.parametrize(("method", "path", "body", "who"), ENDPOINTS, ids=[_case_id(r) for r in ENDPOINTS])
+@pytest.mark.parametrize(("method", "path", "body", "who"), ENDPOINTS, ids=[case_id(r) for r in ENDPOINTS])
 async def test_other_organizations_and_outsiders_are_refused(world: World, method, path, body, who):
     before = await world.snapshot()
 
@@ -141,7 +120,7 @@ async def test_other_organizations_and_outsiders_are_refused(world: World, metho
     assert response.json()["error"]["code"] == "org_not_found"
 
     # Nor can they reach this organization's conversations through their own organization's paths.
-    if _PLACEHOLDER.search(path) or _PLACEHOLDER.search(json.dumps(body)):
+    if PLACEHOLDER.search(path) or PLACEHOLDER.search(json.dumps(body)):
         response = await _call(world.outsider, method, path, body, {**world.ids, "org_id": world.outsider_org_id})
         assert response.status_code in (404, 422), response.text
         assert response.json()["error"]["code"] != "org_not_found"
@@ -178,7 +157,7 @@ def chat_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     paths = {route.path for route in router.routes}
     return {
         (method, path.removeprefix(API_PREFIX))
-        for path, route in _routes(app)
+        for path, route in api_routes(app)
         if path.removeprefix(API_PREFIX) in paths
         for method in route.methods
     }

@@ -146,6 +146,19 @@ async def test_seed_creates_the_promised_school_and_company_once(app, client):
     assert info["account"]["name"] == DEMO_ADMIN_NAME
     assert check(await client.get("/me"), 200)["email"] == DEMO_ADMIN_LOGIN
 
+    # The chats are not empty: the all-staff group, a group per department, one per class, each
+    # class group with its students' parents, and a first message where people look first.
+    async with get_database().session() as session:
+        school, company = await _org(session, SCHOOL_NAME), await _org(session, COMPANY_NAME)
+    chats = check(await client.get(f"/orgs/{company.id}/conversations", params={"limit": 100}), 200)["items"]
+    assert sum(c["kind"] == "department" for c in chats) == 10  # the company itself and 9 departments
+    everyone = next(c for c in chats if c["name"] == f"{COMPANY_NAME}全员群")
+    assert everyone["member_count"] == 51 and everyone["last_message"] is not None
+    classes = check(await client.get(f"/orgs/{school.id}/conversations", params={"limit": 100}), 200)["items"]
+    assert len([c for c in classes if c["kind"] == "class"]) == 12
+    # 30 students, their 30 parents, the head teacher (and the administrator who opened it).
+    assert all(c["member_count"] >= 61 and c["last_message"] is not None for c in classes if c["kind"] == "class")
+
 
 def test_demo_people_are_the_same_on_every_install():
     first, _, _ = build_demo_rows("hash")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
+from tack.core.config import get_settings
 from tack.core.db import get_database, utcnow
 from tack.orgs.models import Invitation
 from tests.factories import (
@@ -92,6 +93,37 @@ async def test_unknown_codes_are_not_found(new_client):
     assert _error(await new_client().get("/invitations/ZZZZ2222"), 404) == "invitation_not_found"
     assert _error(await client.post("/invitations/ZZZZ2222/accept"), 404) == "invitation_not_found"
     assert _error(await client.get("/invitations/bad-code!"), 422) == "validation_error"
+
+
+async def test_guessing_codes_is_throttled_per_address(new_client, monkeypatch):
+    monkeypatch.setattr(get_settings(), "invitation_max_misses_per_address", 3)
+    owner, org = await owner_with_org(new_client)
+    created = await invite(owner, org)
+    guesser = new_client(address="10.9.8.7")
+    for guess in ("ZZZZ2222", "ZZZZ2223", "ZZZZ2224"):
+        assert _error(await guesser.get(f"/invitations/{guess}"), 404) == "invitation_not_found"
+    # Past the limit even a real code is not looked up from there, and the answer says how long to wait.
+    response = await guesser.get(f"/invitations/{created['code']}")
+    assert _error(response, 429) == "invitation_lookup_throttled"
+    assert int(response.headers["Retry-After"]) >= 1
+    # Someone else, elsewhere, opens their link as usual.
+    check(await new_client(address="10.9.8.8").get(f"/invitations/{created['code']}"), 200)
+
+
+async def test_an_admin_who_leaves_or_is_demoted_takes_their_open_invitations_along(new_client):
+    owner, org = await owner_with_org(new_client)
+    admins = [await add_member(new_client, owner, org, roles=("member", "admin")) for _ in range(2)]
+    links = []
+    for admin_client, _ in admins:
+        links.append(await invite(admin_client, org))
+    kept = await invite(owner, org)
+    gone, demoted = admins[0][1], admins[1][1]
+    check(await owner.delete(f"/orgs/{org['id']}/members/{gone['id']}"), 204)
+    check(await owner.patch(f"/orgs/{org['id']}/members/{demoted['id']}", json={"roles": ["member"]}), 200)
+    anonymous = new_client()
+    for link in links:
+        assert _error(await anonymous.get(f"/invitations/{link['code']}"), 410) == "invitation_revoked"
+    check(await anonymous.get(f"/invitations/{kept['code']}"), 200)
 
 
 async def test_accepting_joins_with_the_invitations_role_and_department(new_client):

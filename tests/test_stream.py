@@ -14,7 +14,7 @@ from tack.core.broker import publish_ephemeral
 from tack.core.db import get_database
 from tack.core.events import member_channel, prune_events
 from tests.factories import add_member, check, owner_with_org
-from tests.streams import StreamServer, connect, emit_now, positions
+from tests.streams import StreamServer, connect, emit_now, live_stream, positions
 
 
 async def test_ready_then_live_events(new_client, stream_server: StreamServer) -> None:
@@ -153,9 +153,7 @@ async def test_members_of_another_organization_receive_nothing(new_client, strea
 
 async def test_rolled_back_events_are_never_delivered(new_client, stream_server) -> None:
     client, org = await owner_with_org(new_client)
-    stream = await connect(stream_server, client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, client)
     [kept] = await emit_now(org["id"])
     rolled_back = await emit_now(org["id"], count=2, fail=True)
     [next_one] = await emit_now(org["id"], data={"after": "rollback"})
@@ -243,9 +241,7 @@ async def test_a_slow_consumer_is_dropped_with_4008_and_others_keep_up(new_clien
     ready = await slow.hello()
     await slow.until_live()
     stream_config(send_queue=2000)
-    fast = await connect(stream_server, client)
-    await fast.hello()
-    await fast.until_live()
+    fast = await live_stream(stream_server, client)
 
     big = {"blob": "x" * 60_000}
     sent: list[int] = []
@@ -301,9 +297,7 @@ async def test_heartbeats(new_client, stream_server) -> None:
 
 async def test_a_client_silent_too_long_is_dropped(new_client, stream_server, stream_config) -> None:
     client, _ = await owner_with_org(new_client)
-    stream = await connect(stream_server, client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, client)
     stream_config(ping_seconds=-3)  # every client now counts as silent for too long
     await stream_server.hub.heartbeat()
     code, frames = await stream.closed()
@@ -355,9 +349,7 @@ async def test_bearer_tokens_in_the_header_or_the_query(new_client, stream_serve
 async def test_a_removed_member_stops_receiving(new_client, stream_server) -> None:
     admin, org = await owner_with_org(new_client)
     member_client, member = await add_member(new_client, admin, org)
-    stream = await connect(stream_server, member_client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, member_client)
     check(await admin.delete(f"/orgs/{org['id']}/members/{member['id']}"), 204)
     removed = await stream.next()
     assert removed["type"] == "event" and removed["kind"] == "member.removed"
@@ -394,9 +386,7 @@ async def test_removed_and_added_back_while_away_resumes_as_a_member(new_client,
 
 async def test_a_revoked_session_ends_the_connection(new_client, stream_server) -> None:
     client, org = await owner_with_org(new_client)
-    stream = await connect(stream_server, client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, client)
     cookie = client.cookies.get("tack_session")
     check(await client.post("/auth/sign-out"), 204)
     await stream_server.hub.recheck()
@@ -412,9 +402,7 @@ async def test_a_revoked_session_ends_the_connection(new_client, stream_server) 
 async def test_a_membership_ended_behind_the_streams_back_is_noticed_on_recheck(new_client, stream_server) -> None:
     admin, org = await owner_with_org(new_client)
     member_client, member = await add_member(new_client, admin, org)
-    stream = await connect(stream_server, member_client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, member_client)
     from sqlalchemy import update
 
     from tack.orgs.models import Membership
@@ -432,9 +420,7 @@ async def test_a_membership_ended_behind_the_streams_back_is_noticed_on_recheck(
 async def test_announcements_lost_are_recovered_from_the_log(new_client, stream_server) -> None:
     """An event committed without an announcement (another process, a lost message) still arrives."""
     client, org = await owner_with_org(new_client)
-    stream = await connect(stream_server, client)
-    await stream.hello()
-    await stream.until_live()
+    stream = await live_stream(stream_server, client)
     from tack.core.events import emit
 
     async with get_database().session() as db:

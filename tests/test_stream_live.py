@@ -100,6 +100,11 @@ async def test_resume_after_the_server_was_killed_and_started_again() -> None:
                 assert positions(await stream.events(1)) == live
                 assert positions(await watcher.events(1)) == live
                 await stream.silent(0.2)
+                # Under `tack serve` the frames went to the sockets as prebuilt bytes
+                # (tack/stream/wire.py), not through a fallback.
+                metrics = (await http.get(server.server.url + "/metrics")).text
+                direct = [line for line in metrics.splitlines() if line.startswith("tack_stream_direct_frames_total")]
+                assert direct and float(direct[0].split()[-1]) >= 2, metrics[:2000]
         finally:
             server.stop()
 

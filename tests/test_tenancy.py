@@ -7,19 +7,17 @@ tests/test_chat_tenancy.py): a new endpoint without a row fails `test_the_table_
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from tack.app import API_PREFIX
 from tests.factories import PASSWORD, add_member, check, create_department, invite, owner_with_org, unique
+from tests.tenancy import PLACEHOLDER, api_routes, call, case_id
 
 MEMBER, ADMIN = "member", "admin"
 # A reference to an object of the organization, other than the organization itself.
-_PLACEHOLDER = re.compile(r"\{(?!org_id\})\w+\}")
 
 # (method, path as declared by the route, body, who may call it)
 ENDPOINTS: list[tuple[str, str, dict | None, str]] = [
@@ -94,28 +92,12 @@ async def world(new_client) -> World:  # type: ignore[no-untyped-def]
                  outsider_org_id=outsider_org["id"])
 
 
-def _fill(value, ids: dict[str, str]):  # type: ignore[no-untyped-def]
-    if isinstance(value, str):
-        return value.format(**ids)
-    if isinstance(value, list):
-        return [_fill(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    return value
-
-
 async def _call(client: httpx.AsyncClient, method: str, path: str, body: dict | None,
                 ids: dict[str, str]) -> httpx.Response:
-    ids = {**ids, "new_email": f"{unique('intruder')}@example.com"}
-    kwargs = {"json": _fill(body, ids)} if body is not None else {}
-    return await client.request(method, path.format(**ids), **kwargs)
+    return await call(client, method, path, body, {**ids, "new_email": f"{unique('intruder')}@example.com"})
 
 
-def _case_id(row: tuple) -> str:
-    return f"{row[0]} {row[1]}"
-
-
-@pytest.mark.parametrize(("method", "path", "body", "who"), ENDPOINTS, ids=[_case_id(r) for r in ENDPOINTS])
+@pytest.mark.parametrize(("method", "path", "body", "who"), ENDPOINTS, ids=[case_id(r) for r in ENDPOINTS])
 async def test_other_organizations_and_non_admins_are_refused(world: World, method, path, body, who):
     before = await world.snapshot()
 
@@ -125,7 +107,7 @@ async def test_other_organizations_and_non_admins_are_refused(world: World, meth
     assert response.json()["error"]["code"] == "org_not_found"
 
     # Nor can they reach this organization's objects through their own organization's paths.
-    if _PLACEHOLDER.search(path) or _PLACEHOLDER.search(json.dumps(body)):
+    if PLACEHOLDER.search(path) or PLACEHOLDER.search(json.dumps(body)):
         response = await _call(world.outsider, method, path, body, {**world.ids, "org_id": world.outsider_org_id})
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] != "org_not_found"
@@ -154,22 +136,10 @@ async def test_signed_out_callers_are_refused_everywhere(world: World, new_clien
         assert response.status_code == 401, f"{method} {path}: {response.text}"
 
 
-def _routes(app) -> list[tuple[str, APIRoute]]:  # type: ignore[no-untyped-def]
-    """(full path, route) for every API route, including those of included routers."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI versions that copy included routes into app.routes
-        return [(r.path, r) for r in app.routes if isinstance(r, APIRoute)]
-    return [
-        (c.path, c.original_route) for c in iter_route_contexts(app.routes)
-        if c.path and isinstance(c.original_route, APIRoute)
-    ]
-
-
 def test_the_table_covers_every_org_route(app):
     declared = {
         (method, path.removeprefix(API_PREFIX))
-        for path, route in _routes(app)
+        for path, route in api_routes(app)
         if path.startswith(f"{API_PREFIX}/orgs/{{org_id}}")
         for method in route.methods
     }

@@ -63,6 +63,9 @@ class ChatBenchConfig:
     warmup: float = 2.0
     drain_timeout: float = 5.0
     url: str = ""  # the server, e.g. http://127.0.0.1:8700 (no trailing slash)
+    # "stream": each sender sends over its own stream connection (a "chat.send" call), as the web
+    # client does while it is connected; "http": POST .../messages, as clients without a stream do.
+    send_over: str = "stream"
 
 
 @dataclass
@@ -85,6 +88,79 @@ class SendRecord:
     answered: float = 0.0
     status: int = 0  # 0: no answer (yet)
     error: str = ""
+
+
+# ---- senders over the stream --------------------------------------------------------------------
+
+
+async def open_stream(ws_url: str, account: Account, origin: str, cursors: dict[str, Any],
+                      on_message: Callable[[float, str], None],
+                      on_close: Callable[[int | None, str], None]) -> WebSocketConnection:
+    """A stream connection the web client's way (the session cookie, from a page of the server's
+    own origin) that has said hello; the caller waits for `live`."""
+    headers = {"Cookie": account.headers()["Cookie"], "Origin": origin}
+    connection = await WebSocketConnection.open(ws_url, headers=headers, on_message=on_message, on_close=on_close)
+    connection.send_json({"type": "hello", "cursors": cursors})
+    return connection
+
+
+class StreamSender:
+    """A sender's stream connection: "chat.send" calls out, their results back (docs/stream.md).
+    Like a real client it also receives the events of the conversation, its own messages included;
+    the bench does not count those as deliveries."""
+
+    def __init__(self, account: Account, ws_url: str, origin: str) -> None:
+        self.account = account
+        self.ws_url = ws_url
+        self.origin = origin
+        self.connection: WebSocketConnection | None = None
+        self.ready: asyncio.Future[None] | None = None
+        self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.closing = False
+
+    async def connect(self) -> None:
+        self.ready = asyncio.get_running_loop().create_future()
+        self.connection = await open_stream(self.ws_url, self.account, self.origin, {}, self._frame, self._closed)
+        async with asyncio.timeout(30):
+            await self.ready
+
+    def call(self, call_id: str, org_id: str, params: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if self.connection is None or not self.connection.is_open:
+            future.set_exception(ConnectionError("the sender's stream connection is closed"))
+            return future
+        self.waiting[call_id] = future
+        self.connection.send_json({"type": "call", "id": call_id, "action": "chat.send", "org_id": org_id,
+                                   "params": params})
+        return future
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.connection is not None:
+            await self.connection.close()
+
+    def _frame(self, received_at: float, text: str) -> None:
+        if text.startswith('{"type":"event"'):
+            return  # the conversation's events, its own messages among them
+        frame = json.loads(text)
+        kind = frame.get("type")
+        if kind == "result":
+            future = self.waiting.pop(str(frame.get("id")), None)
+            if future is not None and not future.done():
+                future.set_result(frame)
+        elif kind == "ping" and self.connection is not None:
+            self.connection.send_text(PONG)
+        elif kind == "live" and self.ready is not None and not self.ready.done():
+            self.ready.set_result(None)
+
+    def _closed(self, code: int | None, reason: str) -> None:
+        error = ConnectionError(f"the sender's stream closed ({code} {reason})")
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(error)
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        self.waiting.clear()
 
 
 # ---- receivers ----------------------------------------------------------------------------------
@@ -115,14 +191,9 @@ class Receiver:
         self.on_delivery: Callable[[], None] = lambda: None
 
     async def connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.ready = loop.create_future()
-        # The web client's way in: the session cookie, from a page of the server's own origin.
-        headers = {"Cookie": self.account.headers()["Cookie"], "Origin": self.origin}
-        self.connection = await WebSocketConnection.open(
-            self.ws_url, headers=headers, on_message=self._frame, on_close=self._closed
-        )
-        self.connection.send_json({"type": "hello", "cursors": self.cursors})
+        self.ready = asyncio.get_running_loop().create_future()
+        self.connection = await open_stream(self.ws_url, self.account, self.origin, self.cursors, self._frame,
+                                            self._closed)
         async with asyncio.timeout(30):
             await self.ready
 
@@ -236,6 +307,7 @@ class ChatBench:
         self.sends = [SendRecord(scheduled=0.0) for _ in range(self.total)]
         self.receivers: list[Receiver] = []
         self.senders: list[Account] = []
+        self.stream_senders: list[StreamSender] = []
         self.org_id = ""
         self.conversation_id = ""
         self.deliveries = 0
@@ -342,22 +414,45 @@ class ChatBench:
 
     # ---- sending ------------------------------------------------------------------------------
 
+    async def connect_senders(self) -> None:
+        """With send_over "stream": one stream connection per sender."""
+        if self.config.send_over != "stream":
+            return
+        self.stream_senders = [StreamSender(account, self.ws_url, self.origin) for account in self.senders]
+        for sender in self.stream_senders:
+            try:
+                await sender.connect()
+            except HandshakeFailed as exc:
+                raise BenchError(f"The stream refused a sender: {exc}") from None
+            except (OSError, TimeoutError) as exc:
+                raise BenchError(f"A sender could not connect to {self.ws_url}: {exc!r}") from None
+
     async def _send(self, client: httpx.AsyncClient, number: int) -> None:
         record = self.sends[number]
         sender = self.senders[number % len(self.senders)]
         client_msg_id = f"{self.prefix}{number}"
-        path = f"{API}/orgs/{self.org_id}/conversations/{self.conversation_id}/messages"
+        message = {"client_msg_id": client_msg_id, "body": f"bench message {number}, sent at {time.time():.6f}"}
         self.in_flight += 1
         record.started = time.perf_counter()
         try:
-            response = await client.post(path, headers=sender.headers(), json={
-                "client_msg_id": client_msg_id,
-                "body": f"bench message {number}, sent at {time.time():.6f}",
-            })
-            record.status = response.status_code
-            if response.status_code not in (200, 201):
-                record.error = response.text[:300]
-        except httpx.HTTPError as exc:
+            if self.stream_senders:
+                stream_sender = self.stream_senders[number % len(self.stream_senders)]
+                future = stream_sender.call(str(number), self.org_id,
+                                            {"conversation_id": self.conversation_id, "message": message})
+                async with asyncio.timeout(30):
+                    result = await future
+                if result.get("ok"):
+                    record.status = 201 if result["data"].get("created") else 200
+                else:
+                    record.status = int(result.get("status") or 500)
+                    record.error = json.dumps(result.get("error"))[:300]
+            else:
+                path = f"{API}/orgs/{self.org_id}/conversations/{self.conversation_id}/messages"
+                response = await client.post(path, headers=sender.headers(), json=message)
+                record.status = response.status_code
+                if response.status_code not in (200, 201):
+                    record.error = response.text[:300]
+        except (httpx.HTTPError, ConnectionError, TimeoutError) as exc:
             record.error = repr(exc)
         finally:
             record.answered = time.perf_counter()
@@ -404,9 +499,11 @@ class ChatBench:
             after_connect = await probe.read()
             self.progress(f"{cfg.receivers} receivers connected.")
             try:
+                await self.connect_senders()
                 return await self._measure(client, probe, before_connect, after_connect)
             finally:
-                await asyncio.gather(*(r.close() for r in self.receivers), return_exceptions=True)
+                await asyncio.gather(*(r.close() for r in [*self.receivers, *self.stream_senders]),
+                                     return_exceptions=True)
 
     async def _measure(self, client: httpx.AsyncClient, probe: ProcessProbe | MetricsProbe,
                        before_connect: Usage, after_connect: Usage) -> dict[str, Any]:
@@ -544,6 +641,7 @@ class ChatBench:
             "warmup_messages": self.warmup_count,
             "receivers": cfg.receivers,
             "senders": cfg.senders,
+            "send_over": cfg.send_over,
             "rate": cfg.rate,
             "duration": cfg.duration,
             "warmup": cfg.warmup,
@@ -607,7 +705,8 @@ def format_report(r: dict[str, Any], *, where: str) -> str:
 
     lines = [
         "",
-        f"tack bench chat: {r['receivers']} receivers, {r['senders']} sender(s), {r['rate']:g} messages/s "
+        f"tack bench chat: {r['receivers']} receivers, {r['senders']} sender(s) sending over "
+        f"{'their stream' if r.get('send_over') == 'stream' else 'HTTP'}, {r['rate']:g} messages/s "
         f"for {r['duration']:g} s (+{r['warmup']:g} s warm-up), {where}",
         "",
         f"  latency p50      {value('p50_ms', ' ms')}   half of the deliveries arrived within this time of the send starting",

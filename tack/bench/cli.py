@@ -40,6 +40,8 @@ def chat(
     duration: float = typer.Option(30.0, min=0.5, max=3600, help="Seconds of measured sending."),
     senders: int = typer.Option(1, min=1, max=100, help="Sending accounts; the messages go round-robin."),
     warmup: float = typer.Option(2.0, min=0, max=600, help="Seconds of sending before measuring starts."),
+    send_over: str = typer.Option("stream", help="How senders send: 'stream' (a call over their own stream "
+                                                 "connection, as the web client does) or 'http' (POST)."),
     drain_timeout: float = typer.Option(5.0, min=0.5, max=120,
                                         help="Seconds to wait for deliveries after the last send."),
     url: str = typer.Option(None, help="A running server, e.g. http://127.0.0.1:8700; "
@@ -72,8 +74,10 @@ def chat(
     if workers > 1 and not (database_url and redis_url):
         raise typer.BadParameter("more than one worker needs --database-url (PostgreSQL) and --redis-url",
                                  param_hint="--workers")
+    if send_over not in ("stream", "http"):
+        raise typer.BadParameter("say 'stream' or 'http'", param_hint="--send-over")
     config = ChatBenchConfig(receivers=receivers, senders=senders, rate=rate, duration=duration, warmup=warmup,
-                             drain_timeout=drain_timeout)
+                             drain_timeout=drain_timeout, send_over=send_over)
     server = None
     try:
         if url:

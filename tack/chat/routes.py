@@ -8,10 +8,12 @@ conversation gets 404 for everything in it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tack.chat import service
 from tack.chat.schemas import (
@@ -44,11 +46,12 @@ from tack.chat.schemas import (
 )
 from tack.core.auth import DB
 from tack.core.config import get_settings
-from tack.core.errors import Gone, PayloadTooLarge, error_responses
+from tack.core.errors import ErrorEnvelope, Gone, PayloadTooLarge, error_responses
 from tack.core.ids import ID_PATTERN
 from tack.core.routing import domain_router
-from tack.core.schemas import TEXT_PATTERN, CursorQuery, IdPath, LimitQuery, Page
-from tack.orgs.access import OrgMember
+from tack.core.schemas import TEXT_PATTERN, CursorQuery, Id, IdPath, Input, LimitQuery, Page
+from tack.orgs.access import OrgContext, OrgMember
+from tack.stream.calls import register_action
 
 router = domain_router(tags=["chat"])
 
@@ -290,12 +293,15 @@ async def acknowledge_ding(ding_id: IdPath, ctx: OrgMember, db: DB) -> DingDetai
 
 # ---- uploads ------------------------------------------------------------------------------------
 
+# With an S3-compatible bucket configured, the bucket can be unreachable or refuse (StorageUnavailable).
+_STORAGE_UNAVAILABLE = {503: {"model": ErrorEnvelope, "description": "File storage is not available right now."}}
+
 
 @router.post(
     "/orgs/{org_id}/uploads",
     response_model=UploadOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(413),
+    responses={**error_responses(413), **_STORAGE_UNAVAILABLE},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -327,7 +333,7 @@ async def upload_file(
     status_code=status.HTTP_200_OK,
     responses={200: {"description": "The file's bytes, with its content type.",
                      "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-               **error_responses(410)},
+               **error_responses(410), **_STORAGE_UNAVAILABLE},
 )
 async def download_file(upload_id: IdPath, ctx: OrgMember, db: DB) -> Response:
     """A file I uploaded or that was sent in one of my conversations."""
@@ -346,7 +352,23 @@ async def download_file(upload_id: IdPath, ctx: OrgMember, db: DB) -> Response:
         if not path.is_file():
             raise Gone("This file's contents are no longer stored.", code="upload_missing")
         return FileResponse(path, media_type=media_type, headers=headers)
-    return StreamingResponse(storage.read(upload.storage_key), media_type=media_type, headers=headers)
+    # Read the first chunk before answering, so a missing file or an unusable bucket still gets a
+    # proper error response instead of a cut-off 200.
+    chunks = storage.read(upload.storage_key)
+    try:
+        first = await anext(chunks, b"")
+    except FileNotFoundError:
+        raise Gone("This file's contents are no longer stored.", code="upload_missing") from None
+    headers["Content-Length"] = str(upload.size)
+    return StreamingResponse(_prepended(first, chunks), media_type=media_type, headers=headers)
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`first`, then the rest of the file's chunks."""
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _disposition(kind: str, name: str) -> str:
@@ -354,3 +376,23 @@ def _disposition(kind: str, name: str) -> str:
 
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+# ---- over the stream ----------------------------------------------------------------------------
+
+
+class SendCall(Input):
+    """Params of the stream call "chat.send" (docs/stream.md): what POST .../messages takes."""
+
+    conversation_id: Id
+    message: MessageIn
+
+
+async def send_over_stream(db: AsyncSession, ctx: OrgContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The stream call "chat.send": a message sent over the client's open stream connection."""
+    call = SendCall.model_validate(params)
+    message, created = await service.send_message(db, ctx, call.conversation_id, call.message)
+    return {"created": created, "message": message.model_dump(mode="json")}
+
+
+register_action("chat.send", send_over_stream)

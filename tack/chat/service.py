@@ -4,10 +4,14 @@ Writes are actions: they take the request's session, change rows, append the eve
 see with `emit` in the same transaction, flush, and never commit (the request commits once).
 
 Costs that matter:
-- Sending a message is a handful of statements whatever the group size: the caller's seat, the
-  idempotency lookup, the sequence increment (UPDATE ... RETURNING on the conversation row), the
-  message row, the sender's own read position, and one event on the conversation's channel.
-  Recipients are never enumerated: the stream fans the event out to connections.
+- Sending a message is a handful of statements whatever the group size: the caller's seat (with
+  the conversation row locked and its member count), the message row (INSERT ... ON CONFLICT DO
+  NOTHING on the idempotency key, so a retry inserts nothing), the conversation's last message,
+  the sender's own read position, and one event on the conversation's channel; all prebuilt
+  (tests/test_chat_send_cost.py counts them). Recipients are never enumerated: the stream fans
+  the event out to connections.
+- Read positions in groups above READ_BROADCAST_MEMBERS go only to the reader's and the senders'
+  own channels (see _announce_read): a broadcast would cost members x readers deliveries.
 - Read receipts are watermarks (see tack/chat/models.py): marking read moves one row forward.
 - Adding members in bulk is one INSERT ... SELECT, not a statement per member. Each new member does
   get one event on their own channel, which is how their open connections learn to subscribe.
@@ -27,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     case,
     column,
     func,
@@ -40,6 +45,8 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -90,8 +97,15 @@ from tack.chat.schemas import (
 from tack.core.broker import publish_ephemeral
 from tack.core.config import get_settings
 from tack.core.db import utcnow
-from tack.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from tack.core.events import conversation_channel, emit, member_channel, register_channel_provider
+from tack.core.errors import Conflict, Forbidden, NotFound, TackError, Unprocessable
+from tack.core.events import (
+    NewEvent,
+    conversation_channel,
+    emit,
+    emit_many,
+    member_channel,
+    register_channel_provider,
+)
 from tack.core.ids import ID_PATTERN, new_id
 from tack.core.schemas import Page
 from tack.core.storage import get_storage
@@ -193,6 +207,10 @@ class Seat:
 
     conversation: Conversation
     member: ConversationMember
+    # Counted only for sends (the new message's unread count); None otherwise.
+    member_count: int | None = None
+    # Only for reads: more than READ_BROADCAST_MEMBERS members (see _announce_read); None otherwise.
+    large: bool | None = None
 
     @property
     def role(self) -> str:
@@ -203,7 +221,8 @@ class Seat:
         return self.conversation.kind in GROUP_KINDS and self.member.role in MANAGER_ROLES
 
 
-async def get_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str, *, for_send: bool = False) -> Seat:
+async def get_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str, *, for_send: bool = False,
+                   for_read: bool = False) -> Seat:
     """The conversation, if the caller is in it. Outsiders get 404: they do not learn it exists.
 
     `for_send` takes the conversation row's lock now rather than at the sequence increment, so a
@@ -212,25 +231,56 @@ async def get_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str, *, f
     UPDATE, which foreign-key checks of new members and messages do not wait for); SQLite
     serializes writers already.
     """
-    stmt = (
-        scoped(Conversation, ctx.org_id)
-        .add_columns(ConversationMember)
-        .join(
-            ConversationMember,
-            and_(
-                ConversationMember.org_id == Conversation.org_id,
-                ConversationMember.conversation_id == Conversation.id,
-                ConversationMember.member_id == ctx.member.id,
-            ),
-        )
-        .where(Conversation.id == conversation_id)
-    )
+    params = {"org_id": ctx.org_id, "conversation_id": conversation_id, "member_id": ctx.member.id}
+    statement = _SEAT
     if for_send:
-        stmt = stmt.with_for_update(of=Conversation, key_share=True)
-    row = (await db.execute(stmt)).first()
+        statement = _SEAT_FOR_SEND
+    elif for_read:
+        statement, params["broadcast_limit"] = _SEAT_FOR_READ, READ_BROADCAST_MEMBERS
+    row = (await db.execute(statement, params)).first()
     if row is None:
         raise NotFound("There is no such conversation, or you are not in it.", code="conversation_not_found")
-    return Seat(conversation=row[0], member=row[1])
+    return Seat(
+        conversation=row[0], member=row[1], member_count=row[2] if for_send else None,
+        large=row[2] is not None if for_read else None,
+    )
+
+
+# Built once (bound parameters, no per-call construction): every action in a conversation runs one.
+_SEAT = (
+    select(Conversation, ConversationMember)
+    .join(
+        ConversationMember,
+        and_(
+            ConversationMember.org_id == Conversation.org_id,
+            ConversationMember.conversation_id == Conversation.id,
+            ConversationMember.member_id == bindparam("member_id"),
+        ),
+    )
+    .where(Conversation.org_id == bindparam("org_id"), Conversation.id == bindparam("conversation_id"))
+)
+_counted = ConversationMember.__table__.alias("counted")
+_same_conversation = and_(_counted.c.org_id == Conversation.org_id, _counted.c.conversation_id == Conversation.id)
+# populate_existing: the sequence number is taken from what this reads, so it must be the row as
+# locked now, never an earlier copy from the session.
+_SEAT_FOR_SEND = (
+    _SEAT.add_columns(
+        select(func.count()).select_from(_counted).where(_same_conversation).correlate(Conversation).scalar_subquery()
+    )
+    .with_for_update(of=Conversation, key_share=True)
+    .execution_options(populate_existing=True)
+)
+# Reads only need to know whether the group is large: a member past the limit exists or not,
+# which reads at most limit + 1 index entries instead of counting a 3,000-member group per read.
+_SEAT_FOR_READ = _SEAT.add_columns(
+    select(literal(1))
+    .select_from(_counted)
+    .where(_same_conversation)
+    .correlate(Conversation)
+    .limit(1)
+    .offset(bindparam("broadcast_limit"))
+    .scalar_subquery()
+)
 
 
 def _require_group(seat: Seat) -> None:
@@ -254,22 +304,34 @@ async def member_conversation_channels(db: AsyncSession, org_id: str, member_id:
     return {conversation_channel(cid) for cid in rows.scalars()}
 
 
-async def _member_count(db: AsyncSession, org_id: str, conversation_id: str) -> int:
-    return (
-        await db.execute(
-            scoped(ConversationMember, org_id, func.count()).where(ConversationMember.conversation_id == conversation_id)
+async def _seated(db: AsyncSession, org_id: str, conversation_id: str, member_ids: Sequence[str]) -> set[str]:
+    """Which of these people are in the conversation."""
+    rows = await db.execute(
+        scoped(ConversationMember, org_id, ConversationMember.member_id).where(
+            ConversationMember.conversation_id == conversation_id, ConversationMember.member_id.in_(member_ids)
         )
-    ).scalar_one()
+    )
+    return set(rows.scalars())
+
+
+async def _member_count(db: AsyncSession, org_id: str, conversation_id: str) -> int:
+    return (await db.execute(_MEMBER_COUNT, {"org_id": org_id, "conversation_id": conversation_id})).scalar_one()
+
+
+_MEMBER_COUNT = select(func.count()).select_from(ConversationMember.__table__).where(
+    ConversationMember.__table__.c.org_id == bindparam("org_id"),
+    ConversationMember.__table__.c.conversation_id == bindparam("conversation_id"),
+)
 
 
 async def _announce_joined(db: AsyncSession, org_id: str, conversation_id: str, member_ids: Iterable[str]) -> None:
     """Tell each new member's connections to subscribe to the conversation (see tack/core/events.py)."""
     channel = conversation_channel(conversation_id)
-    for member_id in member_ids:
-        await emit(
-            db, org_id=org_id, channel=member_channel(member_id), kind="conversation.joined",
-            data={"join_channel": channel, "conversation_id": conversation_id},
-        )
+    data = {"join_channel": channel, "conversation_id": conversation_id}
+    await emit_many(
+        db, org_id=org_id,
+        events=[NewEvent(member_channel(member_id), "conversation.joined", data) for member_id in member_ids],
+    )
 
 
 async def _announce_left(db: AsyncSession, org_id: str, conversation_id: str, member_ids: Sequence[str]) -> None:
@@ -281,11 +343,11 @@ async def _announce_left(db: AsyncSession, org_id: str, conversation_id: str, me
         data={"conversation_id": conversation_id, "member_ids": list(member_ids)},
     )
     channel = conversation_channel(conversation_id)
-    for member_id in member_ids:
-        await emit(
-            db, org_id=org_id, channel=member_channel(member_id), kind="conversation.left",
-            data={"leave_channel": channel, "conversation_id": conversation_id},
-        )
+    data = {"leave_channel": channel, "conversation_id": conversation_id}
+    await emit_many(
+        db, org_id=org_id,
+        events=[NewEvent(member_channel(member_id), "conversation.left", data) for member_id in member_ids],
+    )
 
 
 # ---- conversations: reading ---------------------------------------------------------------------
@@ -914,16 +976,7 @@ async def add_members(db: AsyncSession, ctx: OrgContext, conversation_id: str, m
         )
     wanted = _unique(member_ids)
     await _require_active_members(db, ctx.org_id, wanted)
-    seated = set(
-        (
-            await db.execute(
-                scoped(ConversationMember, ctx.org_id, ConversationMember.member_id).where(
-                    ConversationMember.conversation_id == conversation_id,
-                    ConversationMember.member_id.in_(wanted),
-                )
-            )
-        ).scalars()
-    )
+    seated = await _seated(db, ctx.org_id, conversation_id, wanted)
     new = [m for m in wanted if m not in seated]
     count = await _member_count(db, ctx.org_id, conversation_id)
     if count + len(new) > MAX_GROUP_MEMBERS:
@@ -1182,16 +1235,7 @@ async def _check_mentions(db: AsyncSession, ctx: OrgContext, seat: Seat, mention
         raise Forbidden("Only a group's owner and admins can mention everyone.", code="mention_all_forbidden")
     wanted = _unique(mentions)
     if wanted:
-        seated = set(
-            (
-                await db.execute(
-                    scoped(ConversationMember, ctx.org_id, ConversationMember.member_id).where(
-                        ConversationMember.conversation_id == seat.conversation.id,
-                        ConversationMember.member_id.in_(wanted),
-                    )
-                )
-            ).scalars()
-        )
+        seated = await _seated(db, ctx.org_id, seat.conversation.id, wanted)
         if len(seated) != len(wanted):
             raise Unprocessable(
                 "You can only mention people in this conversation.", code="mention_not_member",
@@ -1249,70 +1293,103 @@ async def _content(db: AsyncSession, ctx: OrgContext, seat: Seat, body: MessageI
 async def _find_sent(db: AsyncSession, ctx: OrgContext, conversation_id: str, client_msg_id: str) -> Message | None:
     return (
         await db.execute(
-            scoped(Message, ctx.org_id).where(
-                Message.conversation_id == conversation_id,
-                Message.sender_id == ctx.member.id,
-                Message.client_msg_id == client_msg_id,
-            )
+            _SENT_BY_CLIENT_ID,
+            {"org_id": ctx.org_id, "conversation_id": conversation_id, "sender_id": ctx.member.id,
+             "client_msg_id": client_msg_id},
         )
     ).scalar_one_or_none()
 
 
+_SENT_BY_CLIENT_ID = select(Message).where(
+    Message.org_id == bindparam("org_id"),
+    Message.conversation_id == bindparam("conversation_id"),
+    Message.sender_id == bindparam("sender_id"),
+    Message.client_msg_id == bindparam("client_msg_id"),
+)
+
+
 async def _append(db: AsyncSession, ctx: OrgContext, seat: Seat, client_msg_id: str, content: _Content,
-                  *, is_ding: bool = False) -> Message:
-    """Number and store a message; the conversation row's lock orders concurrent sends."""
+                  *, is_ding: bool = False) -> Message | None:
+    """Number and store a message; None if this sender already sent one with this client_msg_id.
+
+    The seat was read with the conversation row locked (get_seat(for_send=True); on SQLite the
+    transaction holds the write lock), so the sequence number after the conversation's last is ours
+    to take, and a retry racing its first attempt waited for it and now meets its row here.
+    Core statements built once, not the ORM's unit of work: this is the path every message takes.
+    The returned Message is not in the session; it describes the row that was written.
+    """
     conversation = seat.conversation
     message_id = new_id()
     now = utcnow()
-    seq = (
-        await db.execute(
-            scoped_update(Conversation, ctx.org_id)
-            .where(Conversation.id == conversation.id)
-            .values(last_seq=Conversation.last_seq + 1, last_message_id=message_id, last_activity_at=now)
-            .returning(Conversation.last_seq)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one()
+    seq = conversation.last_seq + 1
+    row = {
+        "org_id": ctx.org_id, "id": message_id, "conversation_id": conversation.id, "seq": seq,
+        "sender_id": ctx.member.id, "client_msg_id": client_msg_id, "kind": content.kind, "body": content.body,
+        "mentions": content.mentions, "mention_all": content.mention_all, "attachment": content.attachment,
+        "upload_id": content.upload_id, "reply_to_id": content.reply_to.id if content.reply_to else None,
+        "is_ding": is_ding, "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None,
+    }
+    inserted = await db.execute(_INSERT_MESSAGE_ONCE[_dialect(db)], row)
+    if inserted.rowcount == 0:  # type: ignore[attr-defined]
+        return None
+    keys = {"w_org_id": ctx.org_id, "w_conversation_id": conversation.id, "w_seq": seq, "w_now": now}
+    await db.execute(_SET_LAST_MESSAGE, {**keys, "w_message_id": message_id})
     for key, value in (("last_seq", seq), ("last_message_id", message_id), ("last_activity_at", now)):
         set_committed_value(conversation, key, value)
-    message = Message(
-        org_id=ctx.org_id, id=message_id, conversation_id=conversation.id, seq=seq, sender_id=ctx.member.id,
-        client_msg_id=client_msg_id, kind=content.kind, body=content.body, mentions=content.mentions,
-        mention_all=content.mention_all, attachment=content.attachment, upload_id=content.upload_id,
-        reply_to_id=content.reply_to.id if content.reply_to else None, is_ding=is_ding, created_at=now,
-    )
-    db.add(message)
-    await db.flush()
     # Writing in a conversation means having read it.
-    await db.execute(
-        scoped_update(ConversationMember, ctx.org_id)
-        .where(
-            ConversationMember.conversation_id == conversation.id,
-            ConversationMember.member_id == ctx.member.id,
-            ConversationMember.read_seq < seq,
-        )
-        .values(read_seq=seq, read_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await db.execute(_READ_OWN, {**keys, "w_member_id": ctx.member.id})
     set_committed_value(seat.member, "read_seq", seq)
-    return message
+    return Message(**row)
+
+
+_conversations = Conversation.__table__
+_conversation_members = ConversationMember.__table__
+_SET_LAST_MESSAGE = (
+    update(_conversations)
+    .where(_conversations.c.org_id == bindparam("w_org_id"), _conversations.c.id == bindparam("w_conversation_id"))
+    .values(last_seq=bindparam("w_seq"), last_message_id=bindparam("w_message_id"), last_activity_at=bindparam("w_now"))
+)
+_IDEMPOTENCY_KEY = ["org_id", "conversation_id", "sender_id", "client_msg_id"]
+_INSERT_MESSAGE_ONCE = {
+    "sqlite": sqlite_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY),
+    "postgresql": postgresql_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY),
+}
+_READ_OWN = (
+    update(_conversation_members)
+    .where(
+        _conversation_members.c.org_id == bindparam("w_org_id"),
+        _conversation_members.c.conversation_id == bindparam("w_conversation_id"),
+        _conversation_members.c.member_id == bindparam("w_member_id"),
+        _conversation_members.c.read_seq < bindparam("w_seq"),
+    )
+    .values(read_seq=bindparam("w_seq"), read_at=bindparam("w_now"))
+)
 
 
 async def send_message(db: AsyncSession, ctx: OrgContext, conversation_id: str, body: MessageIn) -> tuple[MessageOut, bool]:
     """Send a message; (message, created). A retry with the same client_msg_id returns the first
     message and changes nothing."""
     seat = await get_seat(db, ctx, conversation_id, for_send=True)
-    existing = await _find_sent(db, ctx, conversation_id, body.client_msg_id)
-    if existing is not None:
+    try:
+        content = await _content(db, ctx, seat, body)
+    except TackError:
+        # A retry whose first attempt went through is answered with it, even if the message
+        # would not be accepted now (a mentioned person left meanwhile).
+        if (existing := await _find_sent(db, ctx, conversation_id, body.client_msg_id)) is not None:
+            [out] = await message_outs(db, ctx, [existing])
+            return out, False
+        raise
+    message = await _append(db, ctx, seat, body.client_msg_id, content)
+    if message is None:
+        existing = await _find_sent(db, ctx, conversation_id, body.client_msg_id)
+        assert existing is not None  # the insert met it
         [out] = await message_outs(db, ctx, [existing])
         return out, False
-    content = await _content(db, ctx, seat, body)
-    message = await _append(db, ctx, seat, body.client_msg_id, content)
     names = {ctx.member.id: ctx.member.display_name}
     if content.reply_to is not None and content.reply_to.sender_id not in names:
         names |= await _names(db, ctx.org_id, [content.reply_to.sender_id])
     out = message_out(message, names, quoted=content.reply_to)
-    others = await _member_count(db, ctx.org_id, conversation_id) - 1
+    others = (seat.member_count or 1) - 1
     # Last: from its first event until the commit, the transaction holds the organization's event
     # counter (see tack/core/events.py).
     await emit(
@@ -1415,8 +1492,9 @@ async def toggle_reaction(db: AsyncSession, ctx: OrgContext, conversation_id: st
 
 async def mark_read(db: AsyncSession, ctx: OrgContext, conversation_id: str, seq: int) -> ReadState:
     """Move my read position forward to `seq` (never back, never past the last message)."""
-    seat = await get_seat(db, ctx, conversation_id)
+    seat = await get_seat(db, ctx, conversation_id, for_read=True)
     target = min(seq, seat.conversation.last_seq)
+    before = seat.member.read_seq
     moved = await db.execute(
         scoped_update(ConversationMember, ctx.org_id)
         .where(
@@ -1427,16 +1505,53 @@ async def mark_read(db: AsyncSession, ctx: OrgContext, conversation_id: str, seq
         .values(read_seq=target, read_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    read_seq = seat.member.read_seq
+    read_seq = before
     if moved.rowcount:  # type: ignore[attr-defined]
         read_seq = target
         set_committed_value(seat.member, "read_seq", target)
-        await emit(
-            db, org_id=ctx.org_id, channel=conversation_channel(conversation_id), kind="read.updated",
-            data={"conversation_id": conversation_id, "member_id": ctx.member.id, "read_seq": target},
-        )
+        await _announce_read(db, ctx, seat, before, target)
     unread = (await _unread_counts(db, ctx.org_id, ctx.member.id, [conversation_id])).get(conversation_id, 0)
     return ReadState(conversation_id=conversation_id, read_seq=read_seq, unread_count=unread)
+
+
+async def _announce_read(db: AsyncSession, ctx: OrgContext, seat: Seat, before: int, target: int) -> None:
+    """Say who read how far. In a conversation of up to READ_BROADCAST_MEMBERS everyone hears it
+    (receipts of every member update live). In a larger one only those it concerns do: the reader's
+    own devices and the senders of the messages just read, whose read counts moved. Broadcasting
+    there would cost members x readers deliveries per message: 250,000 for one message read by a
+    500-member class."""
+    conversation_id = seat.conversation.id
+    data = {"conversation_id": conversation_id, "member_id": ctx.member.id, "read_seq": target}
+    if not seat.large:
+        await emit(db, org_id=ctx.org_id, channel=conversation_channel(conversation_id), kind="read.updated", data=data)
+        return
+    senders = (
+        await db.execute(
+            _SENDERS_READ,
+            {"org_id": ctx.org_id, "conversation_id": conversation_id, "after": max(before, target - READ_SENDERS_SPAN),
+             "through": target, "reader": ctx.member.id},
+        )
+    ).scalars()
+    channels = [member_channel(ctx.member.id), *sorted(member_channel(sender) for sender in senders)]
+    await emit_many(db, org_id=ctx.org_id, events=[NewEvent(channel, "read.updated", data) for channel in channels])
+
+
+# Above this many members, read positions go only to those they concern (see _announce_read).
+READ_BROADCAST_MEMBERS = 100
+# ...and to the senders of at most this many of the messages just read (older ones refresh when
+# their sender next looks).
+READ_SENDERS_SPAN = 200
+_SENDERS_READ = (
+    select(Message.sender_id)
+    .where(
+        Message.org_id == bindparam("org_id"),
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.seq > bindparam("after"),
+        Message.seq <= bindparam("through"),
+        Message.sender_id != bindparam("reader"),
+    )
+    .distinct()
+)
 
 
 async def receipts(db: AsyncSession, ctx: OrgContext, conversation_id: str, message_id: str) -> Receipts:
@@ -1566,16 +1681,7 @@ async def send_ding(db: AsyncSession, ctx: OrgContext, conversation_id: str, bod
     recipients = [m for m in _unique(body.recipient_ids) if m != ctx.member.id]
     if not recipients:
         raise Unprocessable("Choose at least one person other than yourself.", code="no_recipients")
-    seated = set(
-        (
-            await db.execute(
-                scoped(ConversationMember, ctx.org_id, ConversationMember.member_id).where(
-                    ConversationMember.conversation_id == conversation_id,
-                    ConversationMember.member_id.in_(recipients),
-                )
-            )
-        ).scalars()
-    )
+    seated = await _seated(db, ctx.org_id, conversation_id, recipients)
     if len(seated) != len(recipients):
         raise Unprocessable(
             "A DING goes to people in this conversation.", code="recipient_not_member",
@@ -1584,6 +1690,8 @@ async def send_ding(db: AsyncSession, ctx: OrgContext, conversation_id: str, bod
     content = _Content(kind=MessageKind.text, body=body.body, mentions=[], mention_all=False, attachment=None,
                        upload_id=None, reply_to=None)
     message = await _append(db, ctx, seat, body.client_msg_id, content, is_ding=True)
+    if message is None:  # cannot be: it was looked for above, under the conversation's lock
+        raise Conflict("This client_msg_id is already taken.", code="client_msg_id_taken")
     reminders = body.max_reminders if body.remind_after_minutes else 0
     ding = Ding(
         org_id=ctx.org_id, id=message.id, conversation_id=conversation_id, sender_id=ctx.member.id,
@@ -1600,17 +1708,17 @@ async def send_ding(db: AsyncSession, ctx: OrgContext, conversation_id: str, bod
     )
     names = {ctx.member.id: ctx.member.display_name}
     out = message_out(message, names)
-    others = await _member_count(db, ctx.org_id, conversation_id) - 1
+    others = (seat.member_count or 1) - 1
     await emit(
         db, org_id=ctx.org_id, channel=conversation_channel(conversation_id), kind="message.created",
         data={"message": out.model_dump(mode="json")},
     )
     ding_out = _ding_out(ding, message, names, (len(recipients), 0), None)
-    for member_id in recipients:
-        await emit(
-            db, org_id=ctx.org_id, channel=member_channel(member_id), kind="ding.created",
-            data={"ding": ding_out.model_dump(mode="json")},
-        )
+    ding_data = {"ding": ding_out.model_dump(mode="json")}
+    await emit_many(
+        db, org_id=ctx.org_id,
+        events=[NewEvent(member_channel(member_id), "ding.created", ding_data) for member_id in recipients],
+    )
     out.read_count, out.unread_count = 0, others
     return DingSent(ding=ding_out, message=out), True
 
@@ -1747,12 +1855,12 @@ async def send_due_reminders(db: AsyncSession, *, now: datetime | None = None, b
         pending[(org_id, ding_id)].append(member_id)
     for ding in claimed:
         members = sorted(pending.get((ding.org_id, ding.id), []))
-        for member_id in members:
-            await emit(
-                db, org_id=ding.org_id, channel=member_channel(member_id), kind="ding.reminded",
-                data={"ding_id": ding.id, "conversation_id": ding.conversation_id, "sender_id": ding.sender_id,
-                      "reminder": ding.reminders_sent},
-            )
+        reminded = {"ding_id": ding.id, "conversation_id": ding.conversation_id, "sender_id": ding.sender_id,
+                    "reminder": ding.reminders_sent}
+        await emit_many(
+            db, org_id=ding.org_id,
+            events=[NewEvent(member_channel(member_id), "ding.reminded", reminded) for member_id in members],
+        )
         if members and ding.reminders_sent < ding.max_reminders and ding.remind_after_minutes:
             await db.execute(
                 scoped_update(Ding, ding.org_id)

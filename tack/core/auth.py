@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tack.core.config import get_settings
@@ -63,24 +63,56 @@ def csrf_token_for(session_id: str) -> str:
     return hmac.new(key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
 
 
+_sessions = SignInSession.__table__
+_accounts = Account.__table__
+# What a session cookie is checked against; built once, as every signed-in request runs it (and
+# tack/orgs/access.py runs it joined with the organization context).
+SESSION_COLUMNS = (
+    _sessions.c.account_id, _sessions.c.last_seen_at, _sessions.c.expires_at, _sessions.c.revoked_at,
+    _accounts.c.is_active,
+)
+SESSION_FROM = _sessions.join(_accounts, _accounts.c.id == _sessions.c.account_id)
+SESSION_ID = _sessions.c.id
+_SESSION_LOOKUP = select(*SESSION_COLUMNS).select_from(SESSION_FROM).where(SESSION_ID == bindparam("session_id"))
+
+
+def session_id_of(raw: str) -> str:
+    """The stored id of a session cookie's value."""
+    return sha256(raw)
+
+
+async def session_principal(db: AsyncSession, session_id: str, row: Sequence[Any]) -> Principal | None:
+    """The principal of a looked-up session (the SESSION_COLUMNS of its row), if it is still good."""
+    account_id, last_seen_at, expires_at, revoked_at, active = row
+    now = utcnow()
+    if revoked_at is not None or expires_at <= now or not active:
+        return None
+    if now - last_seen_at > SEEN_RESOLUTION:
+        # Rare (once per SEEN_RESOLUTION): a change to the loaded row, which a read request
+        # commits as bookkeeping and a write with its own transaction.
+        session = await db.get(SignInSession, session_id)
+        if session is not None:
+            session.last_seen_at = now
+    return Principal(account_id=account_id, kind="session", session_id=session_id)
+
+
 async def _resolve_session(db: AsyncSession, raw: str) -> Principal | None:
-    session_id = sha256(raw)
-    row = (
-        await db.execute(
-            select(SignInSession, Account.is_active)
-            .join(Account, Account.id == SignInSession.account_id)
-            .where(SignInSession.id == session_id)
-        )
-    ).first()
+    session_id = session_id_of(raw)
+    row = (await db.execute(_SESSION_LOOKUP, {"session_id": session_id})).first()
     if row is None:
         return None
-    session, active = row
-    now = utcnow()
-    if session.revoked_at is not None or session.expires_at <= now or not active:
-        return None
-    if now - session.last_seen_at > SEEN_RESOLUTION:
-        session.last_seen_at = now
-    return Principal(account_id=session.account_id, kind="session", session_id=session.id)
+    return await session_principal(db, session_id, row)
+
+
+def check_csrf(request: Request, principal: Principal) -> None:
+    """Writes with a session cookie must echo its CSRF token in a header."""
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, csrf_token_for(principal.session_id or "")):
+            raise Forbidden(
+                "This request lacks a valid CSRF token. Reload the page and try again.",
+                code="csrf_failed",
+            )
 
 
 async def _resolve_personal_token(db: AsyncSession, raw: str) -> Principal | None:
@@ -137,15 +169,8 @@ async def resolve_principal(request: Request, db: AsyncSession) -> Principal | N
     if not raw:
         return None
     principal = await _resolve_session(db, raw)
-    if principal is None:
-        return None
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or not hmac.compare_digest(sent, csrf_token_for(principal.session_id or "")):
-            raise Forbidden(
-                "This request lacks a valid CSRF token. Reload the page and try again.",
-                code="csrf_failed",
-            )
+    if principal is not None:
+        check_csrf(request, principal)
     return principal
 
 

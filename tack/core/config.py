@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     signin_max_failures_per_account: int = 5
     signin_max_failures_per_address: int = 30
     signin_window_seconds: int = 900
+    # Invitation codes that do not exist, tried from one address within signin_window_seconds.
+    invitation_max_misses_per_address: int = 30
     invitation_default_days: int = 7
     log_level: str = "info"
     log_json: bool = False
@@ -56,6 +58,10 @@ class Settings(BaseSettings):
     s3_bucket: str = ""
     s3_endpoint: str = ""
     s3_region: str = "us-east-1"
+    # Keys for the bucket; left empty, boto3's usual sources are used (AWS_ACCESS_KEY_ID /
+    # AWS_SECRET_ACCESS_KEY, ~/.aws, an instance role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     # How often each server process looks for DINGs due to be sent again (0: never).
     ding_reminder_interval_seconds: float = 30.0
 

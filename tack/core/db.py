@@ -8,7 +8,9 @@ rolled-back request leaks nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +18,15 @@ import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_
 
 from tack.core.config import Settings, get_settings
+from tack.core.sqlite import BUSY_TIMEOUT_MS, Checkpointer, WriteGate, begin_immediate, inline_connector
 
 log = structlog.get_logger(__name__)
 
@@ -70,21 +75,47 @@ class Database:
         self.url = settings.resolved_database_url()
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
-        if not self.is_sqlite:
+        # Writers queue here before taking SQLite's write lock (tack/core/sqlite.py); PostgreSQL
+        # has row locks and needs none.
+        self.write_gate: WriteGate | None = None
+        # Set while a server runs Checkpointer (tack/core/sqlite.py) for this database.
+        self.checkpoints_in_background = False
+        if self.is_sqlite:
+            kwargs["async_creator"] = inline_connector(make_url(self.url).database or ":memory:")
+            self.write_gate = WriteGate()
+        else:
             kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            _configure_sqlite(self.engine)
+        if self.write_gate is not None:
+            _configure_sqlite(self, self.engine, self.write_gate)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
 
+    @contextlib.asynccontextmanager
+    async def background_checkpoints(self) -> AsyncIterator[None]:
+        """While serving: SQLite checkpoints on a worker thread, not in committing requests.
+        Call before the first connection is opened; nothing to do on PostgreSQL."""
+        if not self.is_sqlite:
+            yield
+            return
+        self.checkpoints_in_background = True
+        task = asyncio.get_running_loop().create_task(
+            Checkpointer(make_url(self.url).database or ":memory:").run(), name="sqlite-checkpoints"
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(database: Database, engine: AsyncEngine, gate: WriteGate) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _: Any) -> None:
         # Let SQLAlchemy, not the driver, say when a transaction begins (see _on_begin).
@@ -93,7 +124,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        if database.checkpoints_in_background:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -101,10 +134,38 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # A write transaction takes the write lock up front. A deferred one that reads and then
         # writes can fail at once with "database is locked" when another writer got there first;
         # an immediate one waits its turn (busy_timeout) instead.
-        if conn.get_execution_options().get("tack_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        if not conn.get_execution_options().get("tack_write"):
             conn.exec_driver_sql("BEGIN")
+            return
+        lock = gate.lock()
+        await_(lock.acquire())
+        conn.info[_HOLDS_WRITE_GATE] = lock
+        try:
+            begin_immediate(conn)
+        except BaseException:
+            _leave_gate(conn.info)
+            raise
+
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        _leave_gate(conn.info)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        # However the transaction ended (a lost connection, a cancelled task), the next writer must
+        # not wait for it.
+        if record is not None:
+            _leave_gate(record.info)
+
+
+_HOLDS_WRITE_GATE = "tack_holds_write_gate"
+
+
+def _leave_gate(info: dict[str, Any]) -> None:
+    lock: asyncio.Lock | None = info.pop(_HOLDS_WRITE_GATE, None)
+    if lock is not None and lock.locked():
+        lock.release()
 
 
 _database: Database | None = None
@@ -182,13 +243,19 @@ async def _commit_bookkeeping(session: AsyncSession) -> None:
     if not (session.dirty or session.new or session.deleted):
         await session.rollback()
         return
+    gate = get_database().write_gate
     try:
-        await session.commit()
+        async with gate.lock() if gate is not None else contextlib.nullcontext():
+            await session.commit()
     except OperationalError:
         log.info("bookkeeping_commit_skipped")
         await session.rollback()
 
 
-def get_db(request: Request) -> AsyncSession:
-    """FastAPI dependency: the session the route wrapper opened for this request."""
+async def get_db(request: Request) -> AsyncSession:
+    """FastAPI dependency: the session the route wrapper opened for this request.
+
+    A coroutine on purpose: FastAPI runs a plain function dependency on a worker thread, a
+    hand-over between threads on every request for a single attribute read.
+    """
     return request.state.db

@@ -397,4 +397,57 @@ async def seed_demo(progress: Progress) -> bool:
             raise
     total = sum(len(items) for _, items in tables)
     progress(f"Saved {len(rows.accounts)} demo accounts ({total} rows) in {time.perf_counter() - started:.1f}s.")
+    await _seed_conversations(progress)
     return True
+
+
+# What the demo's chats open with, so the first look at 消息 is not an empty list.
+COMPANY_WELCOME = "欢迎来到星河科技的 Tack！这里是全员群：公司通知发在这里，部门的事在各部门群里聊。"
+SCHOOL_WELCOME = "各位老师、同学、家长好！这是班级群：课程安排和通知会发在这里，上课时间见课表。"
+
+
+async def _seed_conversations(progress: Progress) -> None:
+    """Through the chat service, as people would make them: 星河科技's all-staff group and a group per
+    department, and a group per class of 启明实验学校 (teachers, students, parents), each opened by
+    the demo administrator with a first message."""
+    from tack.chat import service as chat
+    from tack.chat.schemas import DepartmentGroupIn, MessageIn
+    from tack.orgs.access import load_org_context
+
+    started = time.perf_counter()
+    database = get_database()
+    async with database.session() as session:
+        await session.connection(execution_options={"tack_write": True})
+        admin = await session.scalar(select(Account.id).where(Account.email == DEMO_ADMIN_LOGIN))
+        made = 0
+        for org_name, kinds, welcome in (
+            (COMPANY_NAME, (DepartmentKind.department,), COMPANY_WELCOME),
+            (SCHOOL_NAME, (DepartmentKind.klass,), SCHOOL_WELCOME),
+        ):
+            org = (await session.execute(select(Organization).where(Organization.name == org_name))).scalar_one()
+            ctx = await load_org_context(session, org.id, admin)
+            departments = (
+                await session.execute(
+                    select(Department.id, Department.kind)
+                    .where(Department.org_id == org.id, Department.kind.in_(kinds))
+                    .order_by(Department.sort_order, Department.name)
+                )
+            ).all()
+            for department_id, kind in departments:
+                group_kind = "class" if kind == DepartmentKind.klass else "department"
+                is_root = department_id == org.root_department_id
+                group_name = f"{org_name}全员群" if is_root else None
+                seat, _ = await chat.create_department_group(
+                    session, ctx, DepartmentGroupIn(kind=group_kind, department_id=department_id, name=group_name)
+                )
+                if is_root or kind == DepartmentKind.klass:
+                    await chat.send_message(
+                        session, ctx, seat.conversation.id, MessageIn(client_msg_id=f"demo-welcome-{department_id}",
+                                                                      body=welcome),
+                    )
+                made += 1
+        await session.commit()
+    from tack.core.db import run_after_commit
+
+    await run_after_commit(session)
+    progress(f"Opened {made} group chats in {time.perf_counter() - started:.1f}s.")

@@ -50,7 +50,9 @@ async def sign_up(body: SignUpIn, request: Request, response: Response, db: DB) 
     invitation = None
     if body.invitation_code:
         # Check the invitation first, so a dead code creates no account.
-        invitation = await orgs_service.get_usable_invitation(db, body.invitation_code)
+        invitation = await orgs_service.get_usable_invitation(
+            db, body.invitation_code, address=client_address(request)
+        )
     account = await service.create_account(
         db, name=body.name, password=body.password, email=body.email, mobile=body.mobile,
         locale=body.locale,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, status
+from fastapi import Path, Query, Request, status
 
 from tack.core.auth import DB, CurrentPrincipal
 from tack.core.errors import error_responses
 from tack.core.ids import ID_PATTERN
-from tack.core.routing import domain_router
+from tack.core.routing import client_address, domain_router
 from tack.core.schemas import CursorQuery, IdPath, LimitQuery, Page, SearchQuery
 from tack.identity import service as identity_service
 from tack.orgs import service
@@ -246,9 +246,9 @@ async def revoke_invitation(invitation_id: IdPath, ctx: OrgAdmin, db: DB) -> Non
     status_code=status.HTTP_200_OK,
     responses=error_responses(410),
 )
-async def preview_invitation(code: InvitationCodePath, db: DB) -> InvitationPreview:
+async def preview_invitation(code: InvitationCodePath, request: Request, db: DB) -> InvitationPreview:
     """What an invitation leads to; needs no sign-in, so the link can be opened before signing up."""
-    invitation = await service.get_usable_invitation(db, code)
+    invitation = await service.get_usable_invitation(db, code, address=client_address(request))
     return await service.invitation_preview(db, invitation)
 
 
@@ -258,9 +258,10 @@ async def preview_invitation(code: InvitationCodePath, db: DB) -> InvitationPrev
     status_code=status.HTTP_200_OK,
     responses=error_responses(410),
 )
-async def accept_invitation(code: InvitationCodePath, principal: CurrentPrincipal, db: DB) -> MembershipOut:
+async def accept_invitation(code: InvitationCodePath, request: Request, principal: CurrentPrincipal,
+                            db: DB) -> MembershipOut:
     """Join the organization as the signed-in account."""
-    invitation = await service.get_usable_invitation(db, code)
+    invitation = await service.get_usable_invitation(db, code, address=client_address(request))
     account = await identity_service.get_account(db, principal.account_id)
     member = await service.accept_invitation(db, invitation, account)
     return MembershipOut(org_id=member.org_id, member_id=member.id)

@@ -23,15 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tack.core.config import get_settings
 from tack.core.db import utcnow
-from tack.core.errors import Conflict, Forbidden, Gone, NotFound, TackError, Unprocessable
+from tack.core.errors import Conflict, Forbidden, Gone, NotFound, RateLimited, TackError, Unprocessable
 from tack.core.events import emit, member_channel
 from tack.core.ids import ID_PATTERN
+from tack.core.ratelimit import get_counter
 from tack.core.schemas import Page
 from tack.core.tenancy import scoped, scoped_delete, scoped_update
 from tack.identity import service as identity_service
 from tack.identity.models import Account
 from tack.orgs.access import OrgContext
 from tack.orgs.models import (
+    ADMIN_ROLES,
     SCHOOL_ROLES,
     Department,
     DepartmentKind,
@@ -862,6 +864,8 @@ async def update_member(db: AsyncSession, ctx: OrgContext, member_id: str, chang
         if Role.owner in previous and Role.owner not in wanted:
             await _ensure_not_last_owner(db, ctx.org_id, member.id)
         await _set_roles(db, ctx.org_id, member.id, wanted)
+        if previous & ADMIN_ROLES and not wanted & ADMIN_ROLES:
+            await _revoke_invitations_by(db, ctx.org_id, member.id)
     if changes.department_ids is not None:
         await _set_departments(db, ctx.org_id, member.id, await _require_departments(db, ctx, changes.department_ids))
     if "manager_id" in sent:
@@ -897,6 +901,7 @@ async def remove_member(db: AsyncSession, ctx: OrgContext, member_id: str) -> No
             raise Forbidden("Only an owner can remove an owner.", code="owner_required")
         await _ensure_not_last_owner(db, ctx.org_id, member.id)
     await db.execute(scoped_delete(MemberRole, ctx.org_id).where(MemberRole.member_id == member.id))
+    await _revoke_invitations_by(db, ctx.org_id, member.id)
     await db.execute(scoped_delete(MemberDepartment, ctx.org_id).where(MemberDepartment.member_id == member.id))
     await db.execute(
         scoped_delete(GuardianLink, ctx.org_id).where(
@@ -967,6 +972,18 @@ async def unlink_guardian(db: AsyncSession, ctx: OrgContext, student_member_id: 
 
 
 # ---- invitations --------------------------------------------------------------------------------
+
+
+async def _revoke_invitations_by(db: AsyncSession, org_id: str, member_id: str) -> None:
+    """An administrator who leaves, or stops being one, takes their open invitations along: a link
+    sent by someone no longer trusted to invite should not let people in."""
+    now = utcnow()
+    await db.execute(
+        scoped_update(Invitation, org_id)
+        .where(Invitation.created_by == member_id, Invitation.revoked_at.is_(None), Invitation.expires_at > now)
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def invitation_status(invitation: Invitation, now: datetime | None = None) -> str:
@@ -1069,13 +1086,27 @@ async def revoke_invitation(db: AsyncSession, ctx: OrgContext, invitation_id: st
     await db.flush()
 
 
-async def get_usable_invitation(db: AsyncSession, code: str) -> Invitation:
-    """The invitation with this code (any case), if it can still be accepted."""
+async def get_usable_invitation(db: AsyncSession, code: str, *, address: str) -> Invitation:
+    """The invitation with this code (any case), if it can still be accepted.
+
+    Anyone may look a code up, signed in or not, so codes that do not exist are counted per
+    address: past the limit, guessing stops for a while (429) before it can find a live code.
+    """
+    settings = get_settings()
+    counter = get_counter()
+    misses_key, window = f"invitation:miss:{address}", settings.signin_window_seconds
+    misses, retry_after = await counter.get(misses_key, window)
+    if misses >= settings.invitation_max_misses_per_address:
+        raise RateLimited(
+            retry_after, "Too many invitation codes that do not exist were tried. Wait a little and try again.",
+            code="invitation_lookup_throttled",
+        )
     # Looked up by its globally unique code: the holder of a link does not know the organization yet.
     invitation = (
         await db.execute(select(Invitation).where(Invitation.code == code.strip().upper()))
     ).scalar_one_or_none()
     if invitation is None:
+        await counter.incr(misses_key, window)
         raise NotFound("There is no invitation with this code. Check it and try again.", code="invitation_not_found")
     status = invitation_status(invitation)
     if status != "active":

@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import select
 
 from tack.core.auth import Principal, resolve_bearer
 from tack.core.broker import Announcement, Broker, get_broker
@@ -39,11 +39,15 @@ from tack.identity.models import Account, ApiToken, SignInSession
 from tack.orgs.models import Membership, MemberStatus
 from tack.stream import schemas
 from tack.stream.errors import HeartbeatTimeout, SessionEnded, StreamError, TooSlow
+from tack.stream.wire import DirectWriter, text_frame
 
 log = structlog.get_logger(__name__)
 
 CONNECTIONS = Gauge("tack_stream_connections", "Open stream connections in this process.")
 DELIVERIES = Counter("tack_stream_deliveries_total", "Event frames queued to stream connections.")
+DIRECT = Counter(
+    "tack_stream_direct_frames_total", "Event frames written to the socket as prebuilt bytes (tack/stream/wire.py)."
+)
 DROPPED = Counter("tack_stream_dropped_total", "Stream connections closed by the server.", ["code"])
 RESYNCS = Counter("tack_stream_resyncs_total", "Resync answers sent to clients.", ["reason"])
 
@@ -106,23 +110,30 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._sending: asyncio.Task[None] | None = None
         self._gone = False
+        # Writes prebuilt frames straight to the socket when the server allows (tack/stream/wire.py).
+        self.direct = DirectWriter.for_scope(websocket.scope)
         # Done when nothing more will be written: the close was sent, or the client is gone.
         self.finished: asyncio.Future[None] = self._loop.create_future()
 
     def _send(self, frame: str) -> Any:
         return self.websocket.send({"type": "websocket.send", "text": frame})
 
-    def push(self, frame: str) -> None:
-        """Send or queue a frame; never waits. A full queue ends the connection as too slow."""
+    def push(self, frame: str, wire: bytes | None = None) -> bool:
+        """Send or queue a frame; never waits. A full queue ends the connection as too slow.
+        `wire` is the frame's WebSocket bytes when the caller built them once for many. True when
+        the frame went straight to the socket as those bytes."""
         if self.error is not None or self._gone:
-            return
+            return False
         if self._sending is not None:
             if len(self.queue) >= self.limit:
                 self.fail(TooSlow())
-                return
+                return False
             self.queue.append(frame)
-            return
+            return False
+        if self.direct is not None and self.direct.write(text_frame(frame) if wire is None else wire):
+            return True
         self._start(self._send(frame))
+        return False
 
     def _start(self, coro: Any) -> None:
         """Run a send coroutine until it finishes or has to wait; if it waits, finish it in a task."""
@@ -462,8 +473,11 @@ class Hub:
         state = self.orgs.get(org_id)
         if state is None:
             return
-        for sub in state.by_channel.get(channel, ()):
-            sub.conn.push(frame)
+        subs = state.by_channel.get(channel)
+        if subs:
+            wire = text_frame(frame)
+            for sub in subs:
+                sub.conn.push(frame, wire)
 
     def on_broker_reconnected(self) -> None:
         self._poll_now.set()
@@ -481,13 +495,16 @@ class Hub:
         if subs:
             position = ann.position
             frame = ann.frame
-            count = 0
+            assert frame is not None
+            wire = text_frame(frame)  # once for every connection (tack/stream/wire.py)
+            count = direct = 0
             for sub in subs:
                 if position > sub.delivered:
                     sub.delivered = position
-                    sub.conn.push(frame)  # type: ignore[arg-type]
+                    direct += sub.conn.push(frame, wire)
                     count += 1
             DELIVERIES.inc(count)
+            DIRECT.inc(direct)
         if targets:
             for sub in targets:
                 self._apply_leave(sub, control)
@@ -645,15 +662,17 @@ class Hub:
                 )
                 valid_tokens.update(rows.scalars())
             for chunk in _chunks(sorted(pairs)):
+                # Two plain INs on the primary key's columns, which both engines answer from the
+                # index (SQLite scans the table for a row-value IN); pairs outside the chunk that
+                # the cross product lets through are dropped here.
                 rows = await db.execute(
                     select(Membership.org_id, Membership.id).where(
-                        tuple_(Membership.org_id, Membership.id).in_(chunk)
-                        if db.get_bind().dialect.name == "postgresql"
-                        else or_(*(and_(Membership.org_id == o, Membership.id == m) for o, m in chunk)),
+                        Membership.org_id.in_(sorted({o for o, _ in chunk})),
+                        Membership.id.in_(sorted({m for _, m in chunk})),
                         Membership.status == MemberStatus.active,
                     )
                 )
-                active_pairs.update((o, m) for o, m in rows)
+                active_pairs.update((o, m) for o, m in rows if (o, m) in pairs)
             for conn in conns:
                 if conn.principal.kind == "app" and conn.bearer:
                     principal = await resolve_bearer(db, conn.bearer)

@@ -45,6 +45,40 @@ def parse_hello(text: str) -> Hello:
         ) from None
 
 
+class Call(BaseModel):
+    """A request over the stream (tack/stream/calls.py)."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["call"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z_]+)+$", max_length=64)]
+    org_id: OrgId
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallRefused(Exception):
+    def __init__(self, call_id: str | None, message: str) -> None:
+        super().__init__(message)
+        self.call_id = call_id
+        self.message = message
+
+
+def parse_call(text: str) -> Call:
+    try:
+        return Call.model_validate_json(text)
+    except ValidationError as exc:
+        try:
+            raw_id = json.loads(text).get("id")
+        except (ValueError, AttributeError):
+            raw_id = None
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise CallRefused(
+            raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None,
+            f"A call needs an id, an action, an org_id and params ({where or 'frame'}: {first.get('msg', 'invalid')}).",
+        ) from None
+
+
 def message_type(text: str) -> str | None:
     """The `type` of a client frame after the hello; None when it is not a JSON object."""
     try:
@@ -77,6 +111,15 @@ def left_frame(org_id: str, reason: str) -> str:
 
 def ping_frame(positions: dict[str, int]) -> str:
     return dumps({"type": "ping", "positions": positions})
+
+
+def result_frame(call_id: str, data: dict[str, Any]) -> str:
+    return dumps({"type": "result", "id": call_id, "ok": True, "data": data})
+
+
+def result_error_frame(call_id: str | None, status: int, code: str, message: str, details: Any) -> str:
+    return dumps({"type": "result", "id": call_id, "ok": False, "status": status,
+                  "error": {"code": code, "message": message, "details": details}})
 
 
 def error_frame(error: StreamError) -> str:

@@ -37,6 +37,7 @@ from tack.core.events import (
 )
 from tack.orgs.models import Membership, MemberStatus
 from tack.stream import schemas
+from tack.stream.calls import handle_call
 from tack.stream.errors import (
     HelloTimeout,
     InvalidToken,
@@ -223,6 +224,8 @@ async def _read(hub: Hub, conn: Connection, caller: Caller) -> None:
         kind = schemas.message_type(text)
         if kind == "ping":
             conn.push(schemas.PONG)
+        elif kind == "call":
+            await handle_call(hub, conn, text)
         elif kind == "hello":
             raise ProtocolError("Say hello once; to start over, open a new connection.")
         # "pong" and frame types of later protocol versions only prove the client is alive.

@@ -232,7 +232,10 @@ def test_api_keeps_its_contract(contract_server: LiveServer, tmp_path: Path) -> 
         "--seed", str(SEED),
         "--suppress-health-check", "all",
         "--request-timeout", "30",
-        "--workers", "2",
+        # One worker: Hypothesis raises and restores the interpreter-wide recursion limit around each
+        # example, and on Python 3.11 a second thread parsing source at that moment fails with
+        # "AST constructor recursion depth mismatch", an error of the tool, not of Tack.
+        "--workers", "1",
         "--report", "junit",
         "--report-dir", str(tmp_path / "report"),
     ]

@@ -5,6 +5,8 @@ import type {
   ConversationDetail,
   ConversationIn,
   ConversationMember,
+  ConversationRole,
+  ConversationUpdate,
   Ding,
   DingDetail,
   DingIn,
@@ -15,7 +17,8 @@ import type {
   ReactionToggled,
   ReadState,
   Receipts,
-  SearchHit,
+  MembersChanged,
+  SearchPage,
   Upload,
   ApiToken,
   ApiTokenCreated,
@@ -139,6 +142,8 @@ export const chat = {
     query: { before?: number; after?: number; limit?: number } = {},
     signal?: AbortSignal,
   ) => api.get<MessagePage>(`${conv(orgId, conversationId)}/messages`, { query, signal }),
+  message: (orgId: string, conversationId: string, messageId: string, signal?: AbortSignal) =>
+    api.get<Message>(msg(orgId, conversationId, messageId), { signal }),
   send: (orgId: string, conversationId: string, body: MessageIn) =>
     api.post<Message>(`${conv(orgId, conversationId)}/messages`, body),
   edit: (orgId: string, conversationId: string, messageId: string, body: { body: string; mentions?: string[] }) =>
@@ -153,8 +158,20 @@ export const chat = {
     api.post<ReadState>(`${conv(orgId, conversationId)}/read`, { seq }),
   typing: (orgId: string, conversationId: string, typing: boolean) =>
     api.post<void>(`${conv(orgId, conversationId)}/typing`, { typing }),
-  search: (orgId: string, query: { q: string; conversation_id?: string; cursor?: string | null; limit?: number }) =>
-    api.get<{ items: SearchHit[]; next_cursor: string | null }>(`${org(orgId)}/messages/search`, { query }),
+  updateConversation: (orgId: string, conversationId: string, body: ConversationUpdate) =>
+    api.patch<ConversationDetail>(conv(orgId, conversationId), body),
+  addMembers: (orgId: string, conversationId: string, memberIds: string[]) =>
+    api.post<MembersChanged>(`${conv(orgId, conversationId)}/members`, { member_ids: memberIds }),
+  setMemberRole: (orgId: string, conversationId: string, memberId: string, role: ConversationRole) =>
+    api.patch<ConversationDetail>(`${conv(orgId, conversationId)}/members/${id(memberId)}`, { role }),
+  /** Removes someone from a group; with my own member id, leaves it. */
+  removeMember: (orgId: string, conversationId: string, memberId: string) =>
+    api.delete(`${conv(orgId, conversationId)}/members/${id(memberId)}`),
+  search: (
+    orgId: string,
+    query: { q: string; conversation_id?: string; cursor?: string | null; limit?: number },
+    signal?: AbortSignal,
+  ) => api.get<SearchPage>(`${org(orgId)}/messages/search`, { query, signal }),
 
   sendDing: (orgId: string, conversationId: string, body: DingIn) =>
     api.post<DingSent>(`${conv(orgId, conversationId)}/dings`, body),

@@ -244,6 +244,18 @@ export interface ConversationMember {
   joined_at: string;
 }
 
+export interface ConversationUpdate {
+  name?: string;
+  /** An empty string clears it. */
+  announcement?: string;
+}
+
+export interface MembersChanged {
+  conversation_id: string;
+  added: string[];
+  member_count: number;
+}
+
 export type ConversationIn =
   | { kind: "direct"; member_id: string }
   | { kind: "group"; name: string; member_ids: string[]; announcement?: string | null };
@@ -396,4 +408,9 @@ export interface Upload {
 export interface SearchHit {
   message: Message;
   conversation_name: string;
+}
+
+export interface SearchPage {
+  items: SearchHit[];
+  next_cursor: string | null;
 }

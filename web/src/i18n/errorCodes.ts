@@ -8,6 +8,8 @@ export const ZH_ERROR_MESSAGES: Record<string, string> = {
   invalid_credentials: "账号或密码不正确。",
   sign_in_throttled: "登录失败次数过多，请稍后再试。",
   rate_limited: "操作太频繁，请稍后再试。",
+  busy: "现在加入的人很多，正在排队，请稍候自动重试。",
+  invitation_lookup_throttled: "尝试了太多无效的邀请码，请稍后再试。",
   csrf_failed: "页面已过期，请刷新后重试。",
   invalid_token: "该令牌无效或已被撤销。",
   invalid_authorization: "身份凭证格式不正确。",
@@ -73,4 +75,9 @@ export const ZH_ERROR_MESSAGES: Record<string, string> = {
   department_group_exists: "该部门已有部门群。",
   payload_too_large: "内容太大。",
   internal_error: "服务器出了点问题，已记录，请重试。",
+  storage_unavailable: "文件存储暂时不可用，请稍后重试。",
+  upload_missing: "该文件已不再保存。",
+  invalid_paging: "分页参数有误，请刷新后重试。",
+  invitation_code_exhausted: "暂时无法生成邀请码，请重试。",
+  not_a_class: "班级群只能为学校的班级创建。",
 };

@@ -1,18 +1,10 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import type { Department, Member, MemberDetail, MyOrg } from "../api/types";
+import type { Department, Member, MemberDetail } from "../api/types";
 import { account, envelope, location, mockApi, renderApp, setBrowserLanguages } from "../test/utils";
+import { myOrg } from "../test/fixtures";
 
-const org: MyOrg = {
-  id: "ORG1",
-  name: "Acme Ltd.",
-  kind: "company",
-  root_department_id: "D0",
-  created_at: "2025-01-01T00:00:00Z",
-  member_id: "M0",
-  roles: ["member"],
-  is_admin: false,
-};
+const org = myOrg({ member_id: "M0" });
 
 const dept = (id: string, parent_id: string | null, name: string, member_count = 0): Department => ({
   id,

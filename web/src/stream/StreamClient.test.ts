@@ -322,4 +322,27 @@ describe("StreamClient", () => {
     await vi.advanceTimersByTimeAsync(120000);
     expect(net.sockets).toHaveLength(1);
   });
+  it("answers calls with their results and fails them when the connection goes", async () => {
+    const { client, net } = setup();
+    await expect(client.call("chat.send", "ORG1", {})).rejects.toMatchObject({ status: 0, code: "stream_offline" });
+    client.start();
+    const socket = goLive(net);
+    await vi.advanceTimersByTimeAsync(0); // the first ready's fetch settles; then live
+    expect(client.getState()).toBe("live");
+    const sent = client.call("chat.send", "ORG1", { conversation_id: "C1" });
+    const call = socket.sent.find((f) => f.type === "call")!;
+    expect(call).toMatchObject({ action: "chat.send", org_id: "ORG1", params: { conversation_id: "C1" } });
+    socket.receive({ type: "result", id: call.id, ok: true, data: { created: true, message: { id: "M1" } } });
+    await expect(sent).resolves.toEqual({ created: true, message: { id: "M1" } });
+
+    const refused = client.call("chat.send", "ORG1", {});
+    const second = socket.sent.filter((f) => f.type === "call")[1];
+    socket.receive({ type: "result", id: second.id, ok: false, status: 422, error: { code: "empty_message", message: "A message needs some text.", details: null } });
+    await expect(refused).rejects.toMatchObject({ status: 422, code: "empty_message" });
+
+    const lost = client.call("chat.send", "ORG1", {});
+    socket.serverClose(1006);
+    await expect(lost).rejects.toMatchObject({ status: 0, code: "stream_closed" });
+    client.stop();
+  });
 });

@@ -18,6 +18,7 @@
  *
  * Framework-free: the React side is StreamProvider.tsx.
  */
+import { ApiError } from "../api/client";
 
 export type StreamState = "connecting" | "live" | "catching_up" | "offline";
 
@@ -62,6 +63,8 @@ export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FINAL = [4400, 4403];
 /** Used by the client when it drops a connection itself. */
 const CLOSE_BY_CLIENT = 4000;
+/** How long a call over the stream waits for its result before it counts as lost. */
+const CALL_TIMEOUT_MS = 15_000;
 
 export const CURSOR_STORAGE_KEY = "tack.stream.cursors";
 
@@ -136,6 +139,8 @@ export class StreamClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
+  private calls = new Map<string, { resolve: (data: unknown) => void; reject: (error: unknown) => void; timer: ReturnType<typeof setTimeout> }>();
+  private callCount = 0;
   /** Connections opened so far (tests and the debugging hook read it). */
   connections = 0;
   /** The last close code seen, for debugging. */
@@ -189,6 +194,26 @@ export class StreamClient {
   }
 
   /** Listen to events (in position order, each once). Returns the way to stop listening. */
+  /**
+   * A request over the live connection (a `call` frame, answered by `result`; docs/stream.md).
+   * Rejects with an ApiError: the server's refusal as it is, and status 0 (worth retrying, over
+   * REST too) when the connection is not live or drops before the answer.
+   */
+  call(action: string, orgId: string, params: Record<string, unknown>, timeoutMs = CALL_TIMEOUT_MS): Promise<unknown> {
+    if (this.state !== "live" || !this.socket) {
+      return Promise.reject(new ApiError(0, "stream_offline", "The live connection is not up."));
+    }
+    const id = `call-${++this.callCount}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.calls.delete(id);
+        reject(new ApiError(0, "stream_timeout", "The live connection did not answer in time."));
+      }, timeoutMs);
+      this.calls.set(id, { resolve, reject, timer });
+      this.send({ type: "call", id, action, org_id: orgId, params });
+    });
+  }
+
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -256,6 +281,7 @@ export class StreamClient {
 
   private handleClose(code: number): void {
     this.clearTimers();
+    this.abandonCalls();
     this.ready = false;
     this.live = false;
     if (!this.running) return;
@@ -282,6 +308,7 @@ export class StreamClient {
   private dropSocket(): void {
     const socket = this.socket;
     this.socket = null;
+    this.abandonCalls();
     this.ready = false;
     this.live = false;
     if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
@@ -346,6 +373,9 @@ export class StreamClient {
       case "ping":
         this.send({ type: "pong" });
         this.advance(frame.positions);
+        return;
+      case "result":
+        this.answer(frame);
         return;
       case "pong":
         return;
@@ -514,6 +544,28 @@ export class StreamClient {
     if (this.live && this.pendingResyncs === 0) this.setState("live");
     // A first connection stays "connecting" through its (empty) replay.
     else if (this.live || this.pendingResyncs > 0 || this.state !== "connecting") this.setState("catching_up");
+  }
+
+  private answer(frame: Record<string, unknown>): void {
+    const waiting = this.calls.get(String(frame.id));
+    if (!waiting) return;
+    this.calls.delete(String(frame.id));
+    clearTimeout(waiting.timer);
+    if (frame.ok === true) {
+      waiting.resolve(frame.data);
+      return;
+    }
+    const error = (frame.error ?? {}) as { code?: string; message?: string; details?: unknown };
+    waiting.reject(new ApiError(Number(frame.status) || 0, error.code ?? "error", error.message ?? "", error.details ?? null));
+  }
+
+  /** The connection is gone: nothing waiting on it will be answered. */
+  private abandonCalls(): void {
+    for (const waiting of this.calls.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new ApiError(0, "stream_closed", "The live connection closed before answering."));
+    }
+    this.calls.clear();
   }
 
   private send(frame: Record<string, unknown>): void {

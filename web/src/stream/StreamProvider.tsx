@@ -1,4 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { ApiError } from "../api/client";
 import { me as meApi } from "../api/endpoints";
 import { useAuth } from "../auth/AuthContext";
 import { useOrgs } from "../orgs/OrgsContext";
@@ -23,6 +24,8 @@ interface StreamValue {
   /** Called when an organization's state must be fetched again over REST (resync). */
   onResync: (refetch: Refetcher) => () => void;
   reconnect: () => void;
+  /** A request over the live connection; rejects with status 0 when it is not live (use REST). */
+  call: (action: string, orgId: string, params: Record<string, unknown>) => Promise<unknown>;
 }
 
 let socketFactory: SocketFactory | undefined;
@@ -109,7 +112,18 @@ export function StreamProvider({ children }: { children: ReactNode }) {
 
   const reconnect = useCallback(() => clientRef.current?.reconnectNow(), []);
 
-  const value = useMemo(() => ({ state, subscribe, onResync, reconnect }), [state, subscribe, onResync, reconnect]);
+  const call = useCallback(
+    (action: string, orgId: string, params: Record<string, unknown>) =>
+      clientRef.current
+        ? clientRef.current.call(action, orgId, params)
+        : Promise.reject(new ApiError(0, "stream_offline", "The live connection is not up.")),
+    [],
+  );
+
+  const value = useMemo(
+    () => ({ state, subscribe, onResync, reconnect, call }),
+    [state, subscribe, onResync, reconnect, call],
+  );
   return <StreamContext.Provider value={value}>{children}</StreamContext.Provider>;
 }
 
@@ -118,6 +132,7 @@ const offline: StreamValue = {
   subscribe: () => () => undefined,
   onResync: () => () => undefined,
   reconnect: () => undefined,
+  call: () => Promise.reject(new ApiError(0, "stream_offline", "The live connection is not up.")),
 };
 
 export function useStream(): StreamValue {

@@ -1,18 +1,10 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import type { Department, Invitation, MyOrg } from "../../api/types";
+import type { Department, Invitation } from "../../api/types";
 import { account, envelope, mockApi, renderApp, setBrowserLanguages } from "../../test/utils";
+import { myOrg } from "../../test/fixtures";
 
-const org: MyOrg = {
-  id: "ORG1",
-  name: "Acme Ltd.",
-  kind: "company",
-  root_department_id: "D0",
-  created_at: "2025-01-01T00:00:00Z",
-  member_id: "M0",
-  roles: ["owner"],
-  is_admin: true,
-};
+const org = myOrg({ member_id: "M0", roles: ["owner"], is_admin: true });
 
 const departments: Department[] = [
   { id: "D0", parent_id: null, name: "Acme Ltd.", kind: "department", sort_order: 0, member_count: 1 },

@@ -1,23 +1,12 @@
 import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import type { Conversation, ConversationMember, Message, MyOrg } from "../../api/types";
+import type { Conversation, ConversationMember, Message } from "../../api/types";
 import { fakeSockets } from "../../stream/fakeSocket";
 import { setStreamSocketFactory } from "../../stream/StreamProvider";
 import { account, envelope, mockApi, renderApp, setBrowserLanguages, type Call } from "../../test/utils";
+import { ME, PEER, myOrg, peerMessage } from "../../test/fixtures";
 
-const ME = "M_ME";
-const PEER = "M_PEER";
-
-const org: MyOrg = {
-  id: "ORG1",
-  name: "Acme Ltd.",
-  kind: "company",
-  root_department_id: "D0",
-  created_at: "2025-01-01T00:00:00Z",
-  member_id: ME,
-  roles: ["member"],
-  is_admin: false,
-};
+const org = myOrg();
 
 const conversation: Conversation = {
   id: "C1",
@@ -37,22 +26,7 @@ const conversation: Conversation = {
   last_message: null,
 };
 
-const message = (seq: number, extra: Partial<Message> = {}): Message => ({
-  id: `MSG${seq}`,
-  conversation_id: "C1",
-  seq,
-  sender_id: PEER,
-  sender_name: "Li Lei",
-  client_msg_id: `peer-${seq}`,
-  kind: "text",
-  body: `message ${seq}`,
-  mentions: [],
-  mention_all: false,
-  reactions: [],
-  is_ding: false,
-  created_at: `2026-03-01T09:00:0${seq}Z`,
-  ...extra,
-});
+const message = (seq: number, extra: Partial<Message> = {}): Message => peerMessage("C1", seq, extra);
 
 const members: ConversationMember[] = [
   { member_id: ME, display_name: "Wang Fang", role: "member", source: "manual", read_seq: 2, joined_at: "2026-03-01T09:00:00Z" },
@@ -68,6 +42,14 @@ describe("chat view", () => {
     setStreamSocketFactory(net.create);
     const sends: Call[] = [];
     let confirmed: Message | null = null;
+    const answerSend = (call: Call) => {
+      sends.push(call);
+      // The first try is refused; the retry goes through.
+      if (sends.length === 1) return { status: 409, body: envelope("conflict", "Try that again.") };
+      const body = call.body as { client_msg_id: string; body: string };
+      confirmed = message(5, { id: "MSG5", sender_id: ME, sender_name: "Wang Fang", client_msg_id: body.client_msg_id, body: body.body, read_count: 0, unread_count: 1 });
+      return { status: 201, body: confirmed };
+    };
     const { calls } = mockApi({
       "GET /api/v1/auth/session": { status: 200, body: { account, csrf_token: "t" } },
       "GET /api/v1/orgs": { status: 200, body: [org] },
@@ -80,21 +62,30 @@ describe("chat view", () => {
         status: 200,
         body: { conversation_id: "C1", read_seq: (call.body as { seq: number }).seq, unread_count: 0 },
       }),
-      "POST /api/v1/orgs/ORG1/conversations/C1/messages": (call) => {
-        sends.push(call);
-        // The first try is refused; the retry goes through.
-        if (sends.length === 1) return { status: 409, body: envelope("conflict", "Try that again.") };
-        const body = call.body as { client_msg_id: string; body: string };
-        confirmed = message(5, { id: "MSG5", sender_id: ME, sender_name: "Wang Fang", client_msg_id: body.client_msg_id, body: body.body, read_count: 0, unread_count: 1 });
-        return { status: 201, body: confirmed };
-      },
+      "POST /api/v1/orgs/ORG1/conversations/C1/messages": answerSend,
     });
 
     renderApp("/orgs/ORG1/chat/C1");
     await waitFor(() => expect(shownTexts()).toEqual(["message 1", "message 2"]));
 
-    // The stream connects and goes live.
+    // The stream connects and goes live. While it is, sends are calls over it (docs/stream.md),
+    // answered here as the server would.
     const socket = net.last();
+    const sendFrame = socket.send.bind(socket);
+    socket.send = (data: string) => {
+      sendFrame(data);
+      const frame = JSON.parse(data) as { type: string; id: string; params: { message: unknown } };
+      if (frame.type !== "call") return;
+      const answer = answerSend({ method: "CALL", url: "chat.send", body: frame.params.message } as Call);
+      const body = answer.body as { error?: unknown };
+      setTimeout(() =>
+        socket.receive(
+          answer.status < 300
+            ? { type: "result", id: frame.id, ok: true, data: { created: true, message: answer.body } }
+            : { type: "result", id: frame.id, ok: false, status: answer.status, error: body.error },
+        ),
+      );
+    };
     act(() => {
       socket.open();
       socket.receive({ type: "ready", orgs: { ORG1: { position: 10, epoch: "e1", member_id: ME } }, ping_interval: 20 });
@@ -146,6 +137,8 @@ describe("chat view", () => {
     expect(firstId).toMatch(/^[0-9a-f-]{36}$/);
     expect((sends[1].body as { client_msg_id: string }).client_msg_id).toBe(firstId);
     expect((sends[1].body as { kind: string }).kind).toBe("text");
+    // Both went over the live connection, none as a request of its own.
+    expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/C1/messages"))).toBe(false);
 
     // The stream's copy of my message does not add a second one.
     act(() => socket.receive(created(16, confirmed as Message)));

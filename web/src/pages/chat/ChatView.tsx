@@ -1,4 +1,4 @@
-import { ArrowDownOutlined, ArrowLeftOutlined, BellOutlined, NotificationOutlined } from "@ant-design/icons";
+import { ArrowDownOutlined, ArrowLeftOutlined, BellOutlined, NotificationOutlined, SettingOutlined } from "@ant-design/icons";
 import { App as AntApp, Button, Divider, Empty, Flex, Skeleton, Tag, Tooltip, Typography } from "antd";
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { chat as chatApi } from "../../api/endpoints";
@@ -28,6 +28,7 @@ import type { StreamEvent } from "../../stream/StreamClient";
 import { Composer, type Draft } from "./Composer";
 import { ConversationAvatar } from "./ConversationList";
 import { DingModal } from "./DingModal";
+import { GroupSettingsDrawer } from "./GroupSettingsDrawer";
 import { MessageItem, type MessageActions } from "./MessageItem";
 import { ReadReceipt } from "./ReadReceipts";
 
@@ -38,6 +39,19 @@ const MAX_TRACKED_MEMBERS = 3000;
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 4000;
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"]);
+/** History is paged backwards this many messages at a time when looking for a message to show. */
+const JUMP_PAGE = 200;
+/** Looking for a message stops after this many earlier messages: the view keeps everything it loads. */
+const MAX_JUMP_MESSAGES = 5000;
+const HIGHLIGHT_MS = 4000;
+
+/** A message to bring into view when the conversation opens (from a search result). `key` changes on
+ * every navigation, so choosing the same result again shows it again. */
+export interface MessageFocus {
+  messageId: string;
+  seq: number | null;
+  key: string;
+}
 
 function usePageVisible(): boolean {
   const [visible, setVisible] = useState(() => typeof document === "undefined" || document.visibilityState !== "hidden");
@@ -57,7 +71,15 @@ function conversationOf(event: StreamEvent): string | null {
 
 /** One conversation: its messages (history paged backwards, new ones from the stream), read
  * receipts, replies, edits, recalls, reactions, files, DING, and the message box. */
-export function ChatView({ conversationId, onBack }: { conversationId: string; onBack: () => void }) {
+export function ChatView({
+  conversationId,
+  onBack,
+  focus = null,
+}: {
+  conversationId: string;
+  onBack: () => void;
+  focus?: MessageFocus | null;
+}) {
   const { t, lang } = useI18n();
   const chat = useChat();
   const { account } = useAuth();
@@ -80,12 +102,18 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
   const [typing, setTyping] = useState<Record<string, number>>({});
   const [dingOpen, setDingOpen] = useState(false);
   const [newBelow, setNewBelow] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [highlighted, setHighlighted] = useState<string | null>(null);
+  const scrollTo = useRef<string | null>(null);
+  const leaving = useRef(false);
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const keepOffset = useRef<number | null>(null);
   const generation = useRef(0);
   const latest = useRef(messages);
   latest.current = messages;
+  const hasMoreRef = useRef(hasMore);
+  hasMoreRef.current = hasMore;
 
   // ---- loading ----------------------------------------------------------------------------------
 
@@ -185,6 +213,63 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
     }
   };
 
+  // ---- showing one message (a search result) ----------------------------------------------------
+
+  /** Pages back through history until the message is loaded, then scrolls to it and marks it.
+   * History is only paged backwards here, so what is shown stays one unbroken run up to now. */
+  const showMessage = useCallback(
+    async (target: MessageFocus) => {
+      const loaded = () => latest.current.some((m) => m.id === target.messageId && !isLocal(m));
+      if (!loaded()) {
+        let seq = target.seq;
+        if (seq === null) seq = (await chatApi.message(orgId, conversationId, target.messageId)).seq;
+        let first = latest.current.find((m) => !isLocal(m))?.seq ?? null;
+        let more = hasMoreRef.current;
+        let fetched = 0;
+        let found = false;
+        if (first !== null && first > seq && more) setLoadingEarlier(true);
+        try {
+          while (!found && more && first !== null && first > seq && fetched < MAX_JUMP_MESSAGES) {
+            const page = await chatApi.messages(orgId, conversationId, { before: first, limit: JUMP_PAGE });
+            if (!page.items.length) break;
+            fetched += page.items.length;
+            first = page.items[0].seq;
+            more = page.has_more;
+            found = page.items.some((m) => m.id === target.messageId);
+            // The older messages go in above without the view following them to the bottom.
+            atBottom.current = false;
+            setMessages((list) => mergeMessages(list, page.items));
+            setHasMore(page.has_more);
+          }
+        } finally {
+          setLoadingEarlier(false);
+        }
+        if (!found && !loaded()) {
+          toast.info(t("chat.search.tooFar"));
+          return;
+        }
+      }
+      atBottom.current = false;
+      scrollTo.current = target.messageId;
+      setHighlighted(target.messageId);
+    },
+    [orgId, conversationId, toast, t],
+  );
+
+  const shownFocus = useRef<string | null>(null);
+  useEffect(() => {
+    if (!focus || loading || !detail || shownFocus.current === focus.key) return;
+    shownFocus.current = focus.key;
+    showMessage(focus).catch((e: unknown) => toast.error(errorText(e)));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [focus, loading, detail, showMessage]);
+
+  useEffect(() => {
+    if (!highlighted) return;
+    const timer = setTimeout(() => setHighlighted(null), HIGHLIGHT_MS);
+    return () => clearTimeout(timer);
+  }, [highlighted]);
+
   // ---- the stream -------------------------------------------------------------------------------
 
   useStreamEvents(orgId, (event) => {
@@ -251,6 +336,11 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
         });
         return;
       }
+      case "conversation.left":
+        // Removed from the group, or left it here or elsewhere: nothing here is mine to see any more.
+        if (!leaving.current) toast.info(t("chat.group.removedYou"));
+        onBack();
+        return;
       case "conversation.updated":
       case "conversation.members_added":
       case "conversation.members_removed":
@@ -343,6 +433,18 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
       el.scrollTop = el.scrollHeight;
     }
   }, [messages, loading]);
+
+  // After the view has followed its own rules above: bring the message asked for into view.
+  useLayoutEffect(() => {
+    const id = scrollTo.current;
+    const el = id
+      ? [...(scroller.current?.querySelectorAll<HTMLElement>("[data-message-id]") ?? [])].find((item) => item.dataset.messageId === id)
+      : null;
+    if (!el) return;
+    scrollTo.current = null;
+    // jsdom (unit tests) has no layout and no scrollIntoView.
+    el.scrollIntoView?.({ block: "center" });
+  }, [messages, loading, highlighted]);
 
   const onScroll = () => {
     const el = scroller.current;
@@ -495,6 +597,16 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
             <Tag style={{ marginInlineStart: 8 }}>{t(detail.kind === "class" ? "chat.kind.class" : "chat.kind.department")}</Tag>
           ) : null}
         </div>
+        {detail && !direct ? (
+          <Tooltip title={t("chat.groupSettings")}>
+            <Button
+              icon={<SettingOutlined />}
+              onClick={() => setSettingsOpen(true)}
+              aria-label={t("chat.groupSettings")}
+              data-testid="group-settings"
+            />
+          </Tooltip>
+        ) : null}
         <Tooltip title={t("ding.sendTitle")}>
           <Button danger icon={<BellOutlined />} onClick={() => setDingOpen(true)} disabled={!detail} data-testid="ding-send">
             {t("chat.dingTag")}
@@ -553,6 +665,7 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
                     manages={manages}
                     names={names}
                     actions={actions}
+                    highlighted={m.id === highlighted}
                     receipt={m.sender_id === me ? <ReadReceipt orgId={orgId} message={m} direct={direct} marks={marks} /> : null}
                   />
                 </Fragment>
@@ -585,6 +698,24 @@ export function ChatView({ conversationId, onBack }: { conversationId: string; o
         onFiles={sendFiles}
         onTyping={onTyping}
       />
+      {detail && !direct ? (
+        <GroupSettingsDrawer
+          open={settingsOpen}
+          onClose={() => setSettingsOpen(false)}
+          detail={detail}
+          members={members}
+          onDetail={(updated) => setDetail(updated)}
+          onMembers={(update) => setMembers(update)}
+          reloadMembers={loadMembers}
+          onLeaving={(value) => {
+            leaving.current = value;
+          }}
+          onLeft={() => {
+            setSettingsOpen(false);
+            onBack();
+          }}
+        />
+      ) : null}
       <DingModal
         open={dingOpen}
         orgId={orgId}

@@ -41,8 +41,11 @@ export const MessageItem = memo(function MessageItem({
   receipt,
   actions,
   continued = false,
+  highlighted = false,
 }: {
   message: ChatMessage;
+  /** The message a search result or a link pointed to: marked for a moment. */
+  highlighted?: boolean;
   /** Follows a message of the same sender a moment ago: no avatar, name and time again. */
   continued?: boolean;
   me: string;
@@ -65,11 +68,12 @@ export const MessageItem = memo(function MessageItem({
     const who = message.recalled_by && message.recalled_by !== message.sender_id ? names.get(message.recalled_by) ?? "" : message.sender_name;
     return (
       <div
-        className="tack-recalled"
+        className={`tack-recalled${highlighted ? " is-flash" : ""}`}
         data-testid="message-item"
         data-message-id={message.id}
         data-seq={message.seq}
         data-recalled="true"
+        data-highlighted={highlighted ? "true" : undefined}
       >
         {byMe ? t("chat.recalledByMe") : t("chat.recalledBy", { name: who })}
       </div>
@@ -92,8 +96,9 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <div
-      className={`tack-message${mine ? " is-mine" : ""}${continued ? " is-continued" : ""}`}
+      className={`tack-message${mine ? " is-mine" : ""}${continued ? " is-continued" : ""}${highlighted ? " is-flash" : ""}`}
       data-testid="message-item"
+      data-highlighted={highlighted ? "true" : undefined}
       data-message-id={local ? undefined : message.id}
       data-seq={local ? undefined : message.seq}
       data-client-msg-id={message.client_msg_id}

@@ -1,0 +1,199 @@
+"""Admission control: a bounded amount of expensive work in flight, a fair queue behind it with a
+deadline, and an honest answer beyond that.
+
+At 8:00 a whole school joins its classes within a minute. What kills a server then is not the rate
+of requests but the work in flight: every join that is started competes with every other for the
+same CPU and database, until none of them finishes in time and the clients' retries pile on. So an
+`AdmissionGate` lets at most `max_in_flight` pieces of work run at once; the rest wait in a queue,
+ordered by priority and, within a priority, by arrival (the DESIGN rule: leave, then rejoin, then
+host or teacher, then attendees, then initial state loads). A waiter that cannot start within
+`max_wait_s`, or that would queue behind `max_queue` others, is refused at once with its place in
+the line and how long to wait (`Busy`: 503 with Retry-After), never left to time out. Leaving is
+never queued and never refused: a person must always be able to go.
+
+One gate guards one process's resources; each `tack serve` process has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from tack.core.errors import TackError
+
+
+class Priority(IntEnum):
+    """Lower goes first."""
+
+    leave = 0
+    rejoin = 1
+    host = 2
+    attendee = 3
+    state = 4
+
+
+class Busy(TackError):
+    """The server is at capacity for this kind of work: try again after `retry_after` seconds."""
+
+    status_code = 503
+    code = "busy"
+    message = "Many people are joining right now. You are in line; trying again shortly."
+
+    def __init__(self, *, gate: str, reason: str, position: int, retry_after: int) -> None:
+        super().__init__(
+            details={"reason": reason, "position": position, "retry_after": retry_after, "gate": gate},
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.position = position
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    max_in_flight: int = 32
+    max_queue: int = 2000
+    max_wait_s: float = 10.0
+    # Bounds of the Retry-After a refused caller is given (clients add their own jitter).
+    min_retry_s: int = 1
+    max_retry_s: int = 30
+
+
+ADMITTED = Counter("tack_admission_admitted_total", "Work admitted by an admission gate.", ["gate", "priority"])
+REFUSED = Counter("tack_admission_refused_total", "Work refused by an admission gate.", ["gate", "reason"])
+IN_FLIGHT = Gauge("tack_admission_in_flight", "Work running under an admission gate.", ["gate"])
+QUEUED = Gauge("tack_admission_queued", "Work waiting at an admission gate.", ["gate"])
+QUEUE_WAIT = Histogram(
+    "tack_admission_queue_wait_seconds", "How long admitted work waited at an admission gate.", ["gate"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    order: int
+    future: asyncio.Future[None] = field(compare=False)
+    queued_at: float = field(compare=False)
+
+
+class AdmissionGate:
+    """See the module docstring. Use as `async with gate.admit(Priority.attendee): ...`."""
+
+    def __init__(self, name: str, config: AdmissionConfig | None = None) -> None:
+        self.name = name
+        self.config = config or AdmissionConfig()
+        self.in_flight = 0
+        self.longest_wait_s = 0.0
+        self._queue: list[_Waiter] = []
+        self._order = itertools.count()
+        # Completions per second, smoothed: how fast the line moves, for Retry-After.
+        self._rate = 0.0
+        self._last_done = time.monotonic()
+
+    @property
+    def queued(self) -> int:
+        return sum(1 for waiter in self._queue if not waiter.future.done())
+
+    @contextlib.asynccontextmanager
+    async def admit(self, priority: Priority) -> AsyncIterator[None]:
+        if priority == Priority.leave:
+            # Never queued, never refused, and not counted against the others' capacity.
+            ADMITTED.labels(self.name, priority.name).inc()
+            yield
+            return
+        await self._enter(priority)
+        try:
+            yield
+        finally:
+            self._leave()
+
+    async def _enter(self, priority: Priority) -> None:
+        config = self.config
+        if self.in_flight < config.max_in_flight and not self._ahead_of(priority):
+            self._start(priority, waited=0.0)
+            return
+        position = self._ahead_of(priority) + 1
+        if self.queued >= config.max_queue:
+            self._refuse("queue_full", position)
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(int(priority), next(self._order), loop.create_future(), time.monotonic())
+        heapq.heappush(self._queue, waiter)
+        QUEUED.labels(self.name).set(self.queued)
+        try:
+            async with asyncio.timeout(config.max_wait_s):
+                await waiter.future
+        except TimeoutError:
+            if not (waiter.future.done() and not waiter.future.cancelled()):
+                position = self._ahead_of(priority, before=waiter) + 1
+                self._forget(waiter)
+                self._refuse("queue_timeout", position)
+            # Let in just as the wait ran out: the place is ours.
+        except BaseException:
+            # Cancelled while waiting, or just as it was let in: give the place on.
+            if waiter.future.done() and not waiter.future.cancelled():
+                self.in_flight -= 1
+                self._wake()
+            self._forget(waiter)
+            raise
+        self._start(priority, waited=time.monotonic() - waiter.queued_at, counted=True)
+
+    def _start(self, priority: Priority, *, waited: float, counted: bool = False) -> None:
+        if not counted:
+            self.in_flight += 1
+        IN_FLIGHT.labels(self.name).set(self.in_flight)
+        ADMITTED.labels(self.name, priority.name).inc()
+        QUEUE_WAIT.labels(self.name).observe(waited)
+        self.longest_wait_s = max(self.longest_wait_s, waited)
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
+        now = time.monotonic()
+        # An exponentially weighted rate over roughly the last second of completions.
+        gap = max(now - self._last_done, 1e-6)
+        weight = min(1.0, gap)
+        self._rate = (1 - weight) * self._rate + weight * (1.0 / gap)
+        self._last_done = now
+        self._wake()
+        IN_FLIGHT.labels(self.name).set(self.in_flight)
+
+    def _wake(self) -> None:
+        """Let the first waiters in, as far as capacity allows; the place is taken for them now, so
+        nobody who arrives meanwhile can jump the line."""
+        while self._queue and self.in_flight < self.config.max_in_flight:
+            waiter = heapq.heappop(self._queue)
+            if waiter.future.done():
+                continue
+            self.in_flight += 1
+            waiter.future.set_result(None)
+        QUEUED.labels(self.name).set(self.queued)
+
+    def _forget(self, waiter: _Waiter) -> None:
+        if waiter in self._queue:
+            self._queue.remove(waiter)
+            heapq.heapify(self._queue)
+        if not waiter.future.done():
+            waiter.future.cancel()
+        QUEUED.labels(self.name).set(self.queued)
+
+    def _ahead_of(self, priority: Priority, before: _Waiter | None = None) -> int:
+        """How many waiters go before a newcomer (or `before`) of this priority."""
+        if before is not None:
+            return sum(1 for w in self._queue if not w.future.done() and w < before)
+        return sum(1 for w in self._queue if not w.future.done() and w.priority <= priority)
+
+    def _refuse(self, reason: str, position: int) -> None:
+        config = self.config
+        rate = self._rate if self._rate > 0 else config.max_in_flight / max(config.max_wait_s, 1.0)
+        retry = math.ceil(position / rate) if rate > 0 else config.max_retry_s
+        retry_after = max(config.min_retry_s, min(config.max_retry_s, retry))
+        REFUSED.labels(self.name, reason).inc()
+        raise Busy(gate=self.name, reason=reason, position=position, retry_after=retry_after)

@@ -1,0 +1,123 @@
+"""The admission gate (tack/core/admission.py): bounded work in flight, a fair queue by priority,
+honest refusals with a place in line and a Retry-After, and leaving that always works."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tack.core.admission import AdmissionConfig, AdmissionGate, Busy, Priority
+
+
+async def _hold(gate: AdmissionGate, priority: Priority, started: list[str], name: str, release: asyncio.Event) -> None:
+    async with gate.admit(priority):
+        started.append(name)
+        await release.wait()
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_work_beyond_capacity_waits_and_goes_by_priority_then_arrival() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=2, max_queue=10, max_wait_s=5))
+    started: list[str] = []
+    release = {name: asyncio.Event() for name in ("a", "b", "c", "d", "e", "f")}
+    tasks = [asyncio.create_task(_hold(gate, Priority.attendee, started, n, release[n])) for n in ("a", "b")]
+    await _settle()
+    assert started == ["a", "b"] and gate.in_flight == 2
+    # Queued: two attendees, then a teacher and a rejoin arrive later.
+    for name, priority in (("c", Priority.attendee), ("d", Priority.attendee), ("e", Priority.host),
+                           ("f", Priority.rejoin)):
+        tasks.append(asyncio.create_task(_hold(gate, priority, started, name, release[name])))
+        await _settle()
+    assert gate.queued == 4 and started == ["a", "b"]
+    release["a"].set()
+    await _settle()
+    assert started == ["a", "b", "f"]  # the rejoin first
+    release["b"].set()
+    await _settle()
+    assert started == ["a", "b", "f", "e"]  # then the teacher
+    release["f"].set()
+    release["e"].set()
+    await _settle()
+    assert started == ["a", "b", "f", "e", "c", "d"]  # then attendees in arrival order
+    for event in release.values():
+        event.set()
+    await asyncio.gather(*tasks)
+    assert gate.in_flight == 0 and gate.queued == 0
+
+
+async def test_a_full_queue_refuses_at_once_with_a_place_and_retry_after() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=1, max_queue=2, max_wait_s=5))
+    release = asyncio.Event()
+    started: list[str] = []
+    tasks = [asyncio.create_task(_hold(gate, Priority.attendee, started, str(n), release)) for n in range(3)]
+    await _settle()
+    assert gate.in_flight == 1 and gate.queued == 2
+    with pytest.raises(Busy) as refused:
+        async with gate.admit(Priority.attendee):
+            pass
+    error = refused.value
+    assert error.status_code == 503 and error.code == "busy"
+    assert error.details["reason"] == "queue_full" and error.details["position"] == 3
+    assert 1 <= error.retry_after <= 30 and error.headers == {"Retry-After": str(error.retry_after)}
+    release.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_a_wait_past_the_deadline_is_refused_and_gives_its_place_up() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=1, max_queue=10, max_wait_s=0.05))
+    release = asyncio.Event()
+    started: list[str] = []
+    holder = asyncio.create_task(_hold(gate, Priority.attendee, started, "holder", release))
+    await _settle()
+    with pytest.raises(Busy) as refused:
+        async with gate.admit(Priority.attendee):
+            pass
+    assert refused.value.details["reason"] == "queue_timeout" and refused.value.details["position"] == 1
+    assert gate.queued == 0
+    release.set()
+    await holder
+    async with gate.admit(Priority.attendee):  # capacity is whole again
+        assert gate.in_flight == 1
+    assert gate.in_flight == 0
+
+
+async def test_leaving_is_never_queued_or_refused() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=1, max_queue=0, max_wait_s=0.01))
+    release = asyncio.Event()
+    started: list[str] = []
+    holder = asyncio.create_task(_hold(gate, Priority.attendee, started, "holder", release))
+    await _settle()
+    with pytest.raises(Busy):
+        async with gate.admit(Priority.attendee):
+            pass
+    async with gate.admit(Priority.leave):
+        left = True
+    assert left
+    release.set()
+    await holder
+
+
+async def test_a_cancelled_waiter_or_a_failing_holder_leaks_no_capacity() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=1, max_queue=10, max_wait_s=5))
+    release = asyncio.Event()
+    started: list[str] = []
+    holder = asyncio.create_task(_hold(gate, Priority.attendee, started, "holder", release))
+    await _settle()
+    waiting = asyncio.create_task(_hold(gate, Priority.attendee, started, "waiting", asyncio.Event()))
+    await _settle()
+    waiting.cancel()
+    await _settle()
+    assert gate.queued == 0
+    release.set()
+    await holder
+    with pytest.raises(RuntimeError):
+        async with gate.admit(Priority.host):
+            raise RuntimeError("the work failed")
+    assert gate.in_flight == 0
+    async with gate.admit(Priority.attendee):
+        assert gate.in_flight == 1
