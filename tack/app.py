@@ -22,6 +22,8 @@ from tack.core.logging import configure_logging
 from tack.core.loop_lag import loop_lag_watched
 from tack.identity.routes import router as identity_router
 from tack.orgs.routes import router as orgs_router
+from tack.rooms.housekeeping import room_housekeeping
+from tack.rooms.routes import router as rooms_router
 from tack.stream.routes import router as stream_router
 from tack.stream.wire import KeepServerSend
 
@@ -37,7 +39,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     async with database.background_checkpoints(), loop_lag_watched():
-        async with ding_reminders():
+        async with ding_reminders(), room_housekeeping():
             yield
         await _stop_stream()
         await database.dispose()
@@ -71,6 +73,7 @@ def create_app() -> FastAPI:
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(orgs_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(rooms_router, prefix=API_PREFIX)
     app.include_router(stream_router, prefix=API_PREFIX)
     if get_settings().testing:
         from tack.stream.testing import router as testing_router

@@ -5,6 +5,7 @@ from tack.core import event_models  # noqa: F401
 from tack.core.db import Base
 from tack.identity import models as identity_models  # noqa: F401
 from tack.orgs import models as orgs_models  # noqa: F401
+from tack.rooms import models as rooms_models  # noqa: F401
 
 metadata = Base.metadata
 # Schema objects made by hand-written DDL in migrations, which autogenerate must leave alone.

@@ -1,7 +1,7 @@
 """Every organization endpoint refuses members of other organizations and, for changes, non-admins.
 
-The table below must name every route under /orgs/{org_id} (chat's routes have their table in
-tests/test_chat_tenancy.py): a new endpoint without a row fails `test_the_table_covers_every_org_route`.
+The table below must name every route under /orgs/{org_id} (chat's and rooms' routes have their
+tables in tests/test_chat_tenancy.py and tests/test_rooms_tenancy.py): a new endpoint without a row fails `test_the_table_covers_every_org_route`.
 """
 
 from __future__ import annotations
@@ -143,8 +143,10 @@ def test_the_table_covers_every_org_route(app):
         if path.startswith(f"{API_PREFIX}/orgs/{{org_id}}")
         for method in route.methods
     }
-    from tests.test_chat_tenancy import TESTED as CHAT_TESTED  # chat routes have a table of their own
+    # Chat and rooms have tables of their own.
+    from tests.test_chat_tenancy import TESTED as CHAT_TESTED
+    from tests.test_rooms_tenancy import TESTED as ROOMS_TESTED
 
-    tested = {(method, path) for method, path, _, _ in ENDPOINTS} | CHAT_TESTED
+    tested = {(method, path) for method, path, _, _ in ENDPOINTS} | CHAT_TESTED | ROOMS_TESTED
     assert declared, "no organization routes found"
     assert declared == tested, f"untested: {sorted(declared - tested)}; stale: {sorted(tested - declared)}"

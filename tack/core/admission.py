@@ -9,7 +9,8 @@ ordered by priority and, within a priority, by arrival (the DESIGN rule: leave, 
 host or teacher, then attendees, then initial state loads). A waiter that cannot start within
 `max_wait_s`, or that would queue behind `max_queue` others, is refused at once with its place in
 the line and how long to wait (`Busy`: 503 with Retry-After), never left to time out. Leaving is
-never queued and never refused: a person must always be able to go.
+never queued and never refused: a person must always be able to go. A rejoin (a held seat) waits
+at the front of the line and is never refused.
 
 One gate guards one process's resources; each `tack serve` process has its own.
 """
@@ -71,6 +72,10 @@ ADMITTED = Counter("tack_admission_admitted_total", "Work admitted by an admissi
 REFUSED = Counter("tack_admission_refused_total", "Work refused by an admission gate.", ["gate", "reason"])
 IN_FLIGHT = Gauge("tack_admission_in_flight", "Work running under an admission gate.", ["gate"])
 QUEUED = Gauge("tack_admission_queued", "Work waiting at an admission gate.", ["gate"])
+LONGEST_WAIT = Gauge(
+    "tack_admission_longest_wait_seconds", "The longest wait of admitted work at an admission gate since start.",
+    ["gate"],
+)
 QUEUE_WAIT = Histogram(
     "tack_admission_queue_wait_seconds", "How long admitted work waited at an admission gate.", ["gate"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
@@ -122,14 +127,17 @@ class AdmissionGate:
             self._start(priority, waited=0.0)
             return
         position = self._ahead_of(priority) + 1
-        if self.queued >= config.max_queue:
+        # A rejoin holds a seat already: it goes to the front of the line and is never turned away
+        # (it costs little, and a person who dropped must get back in).
+        patient = priority == Priority.rejoin
+        if self.queued >= config.max_queue and not patient:
             self._refuse("queue_full", position)
         loop = asyncio.get_running_loop()
         waiter = _Waiter(int(priority), next(self._order), loop.create_future(), time.monotonic())
         heapq.heappush(self._queue, waiter)
         QUEUED.labels(self.name).set(self.queued)
         try:
-            async with asyncio.timeout(config.max_wait_s):
+            async with asyncio.timeout(None if patient else config.max_wait_s):
                 await waiter.future
         except TimeoutError:
             if not (waiter.future.done() and not waiter.future.cancelled()):
@@ -152,7 +160,9 @@ class AdmissionGate:
         IN_FLIGHT.labels(self.name).set(self.in_flight)
         ADMITTED.labels(self.name, priority.name).inc()
         QUEUE_WAIT.labels(self.name).observe(waited)
-        self.longest_wait_s = max(self.longest_wait_s, waited)
+        if waited > self.longest_wait_s:
+            self.longest_wait_s = waited
+            LONGEST_WAIT.labels(self.name).set(waited)
 
     def _leave(self) -> None:
         self.in_flight -= 1

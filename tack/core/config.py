@@ -64,6 +64,29 @@ class Settings(BaseSettings):
     s3_secret_access_key: str = ""
     # How often each server process looks for DINGs due to be sent again (0: never).
     ding_reminder_interval_seconds: float = 30.0
+    # Rooms (meetings and classes; docs/rooms.md).
+    # The time zone of timetables ("08:00 on Monday").
+    timezone: str = "Asia/Shanghai"
+    # Seats a new room has unless its creator asks for fewer.
+    room_default_capacity: int = 300
+    # Seconds a person who dropped keeps their seat and gets back in ahead of everyone.
+    room_rejoin_grace_seconds: float = 300.0
+    # Admission control of joins, per server process ("off" only to compare, in benchmarks).
+    room_admission: bool = True
+    room_joins_in_flight: int = 24
+    room_join_queue: int = 5000
+    room_join_wait_seconds: float = 8.0
+    # How long before a timetabled lesson its room is prepared and opened.
+    room_warmup_minutes: float = 5.0
+    # Seconds between the rounds that open timetabled rooms and give up seats dropped too long.
+    room_housekeeping_seconds: float = 15.0
+    # Lifetimes of a join's ticket (proof of a held seat) and of its media token.
+    room_ticket_hours: float = 12.0
+    room_media_token_seconds: float = 300.0
+    # The media server (Janus) clients connect to, and the secret its signed tokens are checked
+    # with (its token_auth_secret); without a URL rooms work and say media is unavailable.
+    media_server_url: str = ""
+    media_token_secret: str = ""
 
     @field_validator("database_url")
     @classmethod

@@ -208,13 +208,14 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Any]]:
         handler = super().get_route_handler()
+        deferred = getattr(self.endpoint, "tack_deferred_write", False)
 
         async def route_handler(request: Request) -> Any:
             database = get_database()
             async with database.session() as session:
                 request.state.db = session
                 is_write = request.method in WRITE_METHODS
-                if is_write:
+                if is_write and not deferred:
                     await session.connection(execution_options={"tack_write": True})
                 try:
                     response = await handler(request)
@@ -232,6 +233,26 @@ class TransactionalRoute(APIRoute):
                 return response
 
         return route_handler
+
+
+def deferred_write(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a write route that begins its write transaction itself, with `begin_write`, once it has
+    decided to write: a join waits for admission first, and must not hold SQLite's write lock (or
+    queue for it) while it waits."""
+    endpoint.tack_deferred_write = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """End what the session read so far (nothing was written) and begin its write transaction."""
+    if session.in_transaction():
+        if session.dirty or session.new or session.deleted:
+            # Bookkeeping of the sign-in check (a session's last-seen time): written under the
+            # write gate, as a read request's would be.
+            await _commit_bookkeeping(session)
+        else:
+            await session.commit()
+    await session.connection(execution_options={"tack_write": True})
 
 
 async def _commit_bookkeeping(session: AsyncSession) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tack.chat.models import Conversation
 from tack.core.db import get_database, utcnow
 from tack.core.ids import new_id
 from tack.core.passwords import hash_password
@@ -41,6 +42,7 @@ from tack.orgs.models import (
     Role,
 )
 from tack.orgs.search import search_keys
+from tack.rooms.models import Lesson
 
 DEMO_ADMIN_LOGIN = "admin@demo.tack.example"
 DEMO_ADMIN_PASSWORD = "tack-demo-2026"
@@ -446,8 +448,68 @@ async def _seed_conversations(progress: Progress) -> None:
                                                                       body=welcome),
                     )
                 made += 1
+        lessons = await _timetable_rows(session)
+        if lessons:
+            await session.execute(insert(Lesson), lessons)
         await session.commit()
     from tack.core.db import run_after_commit
 
     await run_after_commit(session)
-    progress(f"Opened {made} group chats in {time.perf_counter() - started:.1f}s.")
+    progress(f"Opened {made} group chats and wrote {len(lessons)} timetable lessons in "
+             f"{time.perf_counter() - started:.1f}s.")
+
+
+# 启明实验学校's week: six periods a day; the head teacher teaches 语文 and the grade's subject teachers
+# the rest, school-wide subjects by the head teacher's class too (a demo keeps it simple).
+PERIODS = (("08:00", "08:40"), ("08:50", "09:30"), ("09:50", "10:30"), ("10:40", "11:20"), ("14:00", "14:40"),
+           ("14:50", "15:30"))
+WEEK = {
+    1: ("语文", "数学", "英语", "语文", "数学", "班会"),
+    2: ("数学", "语文", "英语", "数学", "语文", "阅读"),
+    3: ("语文", "英语", "数学", "语文", "数学", "写字"),
+    4: ("英语", "数学", "语文", "数学", "语文", "阅读"),
+    5: ("数学", "语文", "英语", "语文", "英语", "班会"),
+}
+
+
+async def _timetable_rows(session: AsyncSession) -> list[dict]:
+    """Lessons for every class group of the demo school, taught by the class's own teachers."""
+    school = (await session.execute(select(Organization).where(Organization.name == SCHOOL_NAME))).scalar_one()
+    groups = (
+        await session.execute(
+            select(Conversation.id, Conversation.department_id).where(
+                Conversation.org_id == school.id, Conversation.kind == "class")
+        )
+    ).all()
+    teachers = (
+        await session.execute(
+            select(MemberDepartment.department_id, Membership.id, Membership.title)
+            .join(Membership, (Membership.org_id == MemberDepartment.org_id)
+                  & (Membership.id == MemberDepartment.member_id))
+            .join(MemberRole, (MemberRole.org_id == Membership.org_id) & (MemberRole.member_id == Membership.id))
+            .where(MemberDepartment.org_id == school.id, MemberRole.role == Role.teacher)
+        )
+    ).all()
+    by_class: dict[str, dict[str, str]] = {}
+    for department_id, member_id, title in teachers:
+        subjects = by_class.setdefault(department_id, {})
+        title = title or ""
+        if title.startswith("班主任"):
+            subjects["head"] = member_id
+        elif "教师" in title:
+            subjects[title.split("教师")[0]] = member_id
+    rows = []
+    now = utcnow()
+    for conversation_id, department_id in groups:
+        subjects = by_class.get(department_id, {})
+        head = subjects.get("head")
+        if head is None:
+            continue
+        for weekday, day in WEEK.items():
+            for (starts, ends), subject in zip(PERIODS, day, strict=True):
+                rows.append({
+                    "org_id": school.id, "id": new_id(), "conversation_id": conversation_id, "subject": subject,
+                    "teacher_member_id": subjects.get(subject, head), "weekday": weekday, "starts_at": starts,
+                    "ends_at": ends, "created_at": now,
+                })
+    return rows

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -244,7 +244,7 @@ class Subscription:
 class OrgState:
     __slots__ = (
         "org_id", "epoch", "dispatched", "known_max", "initialised", "ready", "subs", "replaying",
-        "by_channel", "pending", "catch_up", "idle_since",
+        "by_channel", "pending", "catch_up", "idle_since", "present",
     )
 
     def __init__(self, org_id: str) -> None:
@@ -260,6 +260,27 @@ class OrgState:
         self.pending: dict[int, Announcement] = {}
         self.catch_up: asyncio.Task[None] | None = None
         self.idle_since: float | None = time.monotonic()
+        # Connections per member in this process: presence changes when a count leaves or reaches 0.
+        self.present: dict[str, int] = {}
+
+
+PresenceListener = Callable[[str, str, bool], None]
+"""(org_id, member_id, present): a member's first connection in this process opened (True), or their
+last one closed (False). Called on the event loop; must not block (queue the work)."""
+
+_presence_listeners: list[PresenceListener] = []
+
+
+def add_presence_listener(listener: PresenceListener) -> None:
+    _presence_listeners.append(listener)
+
+
+def _tell_presence(org_id: str, member_id: str, present: bool) -> None:
+    for listener in _presence_listeners:
+        try:
+            listener(org_id, member_id, present)
+        except Exception:  # a listener's bug must not break the stream
+            log.exception("presence_listener_failed")
 
 
 class Hub:
@@ -374,6 +395,10 @@ class Hub:
         """Register a connection in replay mode: every event from now on is held for it."""
         sub = Subscription(conn, state, member_id)
         state.subs.add(sub)
+        count = state.present.get(member_id, 0) + 1
+        state.present[member_id] = count
+        if count == 1:
+            _tell_presence(state.org_id, member_id, True)
         state.replaying.add(sub)
         state.idle_since = None
         conn.subs[state.org_id] = sub
@@ -434,6 +459,13 @@ class Hub:
         state = sub.state
         for channel in list(sub.channels):
             self._remove_channel(sub, channel)
+        if sub in state.subs:
+            count = state.present.get(sub.member_id, 1) - 1
+            if count > 0:
+                state.present[sub.member_id] = count
+            else:
+                state.present.pop(sub.member_id, None)
+                _tell_presence(state.org_id, sub.member_id, False)
         state.subs.discard(sub)
         state.replaying.discard(sub)
         if sub.conn.subs.get(state.org_id) is sub:

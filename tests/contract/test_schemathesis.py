@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tack.core.config import Settings
 from tack.demo.seed import COMPANY_NAME, DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD, SCHOOL_NAME
 from tack.orgs.models import Department, MemberRole, Membership, Organization
+from tack.rooms.models import Lesson
 from tests.conftest import _run_in_thread
 from tests.live import LiveServer, run_live_server
 
@@ -79,6 +80,11 @@ DEMO_PARAMETERS = {
     "body.mentions[*]": "member_ids",
     "body.reply_to_id": "message_ids",
     "body.upload_id": "upload_ids",
+    "path.room_id": "room_ids",
+    "path.participant_id": "participant_ids",
+    "path.lesson_id": "lesson_ids",
+    "body.teacher_member_id": "member_ids",
+    "body.invitee_ids[*]": "member_ids",
 }
 # What people type into the contacts search: characters, pinyin, initials, staff and student ids.
 SEARCHES = ["张", "王", "zhang", "li", "zs", "wxy", "S101", "T00", "XH00", "1", "演示"]
@@ -134,6 +140,10 @@ def _demo_ids(database_url: str) -> dict[str, list[str]]:
                 by_role: dict[str, list[str]] = {}
                 for member_id, role in people:
                     by_role.setdefault(role, []).append(member_id)
+                lessons = (
+                    await conn.execute(select(Lesson.id, Lesson.conversation_id).where(Lesson.org_id == school)
+                                       .order_by(Lesson.id).limit(12))
+                ).all()
         finally:
             await engine.dispose()
         members = by_role["owner"] + by_role["teacher"][::4] + by_role["student"][::40] + by_role["parent"][::40]
@@ -142,6 +152,8 @@ def _demo_ids(database_url: str) -> dict[str, list[str]]:
             "department_ids": list(departments),
             "member_ids": members,
             "parent_ids": by_role["parent"][::30],
+            "lesson_ids": [lesson_id for lesson_id, _ in lessons],
+            "class_group_ids": sorted({conversation_id for _, conversation_id in lessons})[:2],
         }
 
     found: dict[str, list[str]] = {}
@@ -187,7 +199,14 @@ def _chat(client: httpx.Client, token: str, org_id: str, member_ids: list[str]) 
                               content=b"contract test file"))
     made(client.post(f"{base}/messages", headers=headers, json={
         "client_msg_id": "contract-file", "kind": "file", "upload_id": upload["id"]}))
+    # A meeting in the group with its host in it, so the rooms endpoints run for real too.
+    room = made(client.post(f"/orgs/{org_id}/rooms", headers=headers, json={
+        "kind": "meeting", "title": "合同测试会议", "conversation_id": group["id"]}))
+    joined = client.post(f"/orgs/{org_id}/rooms/{room['id']}/join", headers=headers, json={})
+    assert joined.status_code == 200, joined.text
     return {
+        "room_ids": [room["id"]],
+        "participant_ids": [joined.json()["participant"]["id"]],
         "conversation_ids": [group["id"]],
         "message_ids": [m["id"] for m in messages] + [ding["id"]],
         "ding_ids": [ding["id"]],
@@ -219,6 +238,8 @@ def test_api_keeps_its_contract(contract_server: LiveServer, tmp_path: Path) -> 
         token = _personal_token(client)
         ids |= _invitations(client, token, ids["org_ids"][0], ids["department_ids"][-1])
         ids |= _chat(client, token, ids["org_ids"][0], ids["member_ids"])
+    # Timetables live in class groups: drawn with the chat group for conversation ids.
+    ids["conversation_ids"] += ids.pop("class_group_ids")
     config = tmp_path / "schemathesis.toml"
     config.write_text(_toml_config(token, ids | {"searches": SEARCHES}), encoding="utf-8")
     command = [

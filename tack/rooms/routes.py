@@ -1,0 +1,283 @@
+"""HTTP endpoints of rooms (meetings and classes), joining, in-room controls, attendance, timetables.
+
+Thin by design: parse, authorize (`OrgMember` resolves the organization; the service decides who
+may join and who runs a room), call `tack.rooms.service`, shape the response. Someone who may not
+join a room gets 404 for everything in it.
+
+A join passes admission control (`join_gate`) before it begins its write transaction: while it waits
+in line it holds nothing but its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import Query, Response, status
+from prometheus_client import Counter, Histogram
+
+from tack.core.admission import AdmissionConfig, AdmissionGate, Busy, Priority
+from tack.core.auth import DB
+from tack.core.config import get_settings
+from tack.core.db import begin_write, deferred_write
+from tack.core.errors import TackError
+from tack.core.ids import ID_PATTERN
+from tack.core.routing import domain_router
+from tack.core.schemas import IdPath, LimitQuery, Page
+from tack.orgs.access import OrgMember
+from tack.rooms import service
+from tack.rooms.schemas import (
+    Attendance,
+    ClassRoomIn,
+    HandIn,
+    JoinIn,
+    LessonIn,
+    LessonOut,
+    MediaVerified,
+    MediaVerifyIn,
+    MutedAll,
+    ParticipantOut,
+    ParticipantUpdate,
+    RoomIn,
+    RoomOut,
+    RoomUpdate,
+    Snapshot,
+    TicketOut,
+    Timetable,
+)
+
+router = domain_router(tags=["rooms"])
+
+ROOM = "/orgs/{org_id}/rooms/{room_id}"
+PARTICIPANT = ROOM + "/participants/{participant_id}"
+
+JOINS = Counter("tack_room_joins_total", "Room joins by outcome.", ["outcome"])
+JOIN_SECONDS = Histogram(
+    "tack_room_join_seconds", "Time to answer a room join, queueing included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+)
+
+_gate: AdmissionGate | None = None
+
+
+def join_gate() -> AdmissionGate | None:
+    """This process's admission gate for joins (None when TACK_ROOM_ADMISSION is off)."""
+    global _gate
+    settings = get_settings()
+    if not settings.room_admission:
+        return None
+    if _gate is None:
+        _gate = AdmissionGate("room_join", AdmissionConfig(
+            max_in_flight=settings.room_joins_in_flight, max_queue=settings.room_join_queue,
+            max_wait_s=settings.room_join_wait_seconds,
+        ))
+    return _gate
+
+
+def reset_join_gate() -> None:
+    global _gate
+    _gate = None
+
+
+@contextlib.asynccontextmanager
+async def _admitted(priority: Priority) -> AsyncIterator[None]:
+    gate = join_gate()
+    if gate is None:
+        yield
+        return
+    async with gate.admit(priority):
+        yield
+
+
+# ---- rooms ---------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/{org_id}/rooms", response_model=RoomOut, status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": RoomOut, "description": "The class already had an open room: this is it."}},
+)
+async def create_room(body: RoomIn, response: Response, ctx: OrgMember, db: DB) -> RoomOut:
+    """Start a class in a class group, or a meeting (instant or scheduled)."""
+    if isinstance(body, ClassRoomIn):
+        room, created = await service.start_class(db, ctx, body)
+        if not created:
+            response.status_code = status.HTTP_200_OK
+    else:
+        room = await service.create_meeting(db, ctx, body)
+    return service.room_out(room, "host" if room.host_member_id == ctx.member.id else None)
+
+
+StatusQuery = Annotated[
+    Literal["scheduled", "open", "ended"] | None, Query(alias="status", description="Default: not ended.")
+]
+ConversationQuery = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this group chat's rooms.")]
+
+
+@router.get("/orgs/{org_id}/rooms", response_model=Page[RoomOut], status_code=status.HTTP_200_OK)
+async def list_rooms(
+    ctx: OrgMember, db: DB, conversation_id: ConversationQuery = None, status_: StatusQuery = None,
+    limit: LimitQuery = 50,
+) -> Page[RoomOut]:
+    """Rooms I may join: of my group chats, hosted by me, or that I am invited to."""
+    rooms = await service.list_rooms(db, ctx, conversation_id=conversation_id, status=status_, limit=limit)
+    return Page(items=rooms)
+
+
+@router.get(ROOM, response_model=RoomOut, status_code=status.HTTP_200_OK)
+async def get_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
+    return await service.get_room(db, ctx, room_id)
+
+
+@router.get(ROOM + "/snapshot", response_model=Snapshot, status_code=status.HTTP_200_OK)
+async def get_snapshot(room_id: IdPath, ctx: OrgMember, db: DB) -> Snapshot:
+    """The room's shared snapshot (see docs/rooms.md): what a joiner first sees."""
+    await service.get_room(db, ctx, room_id)
+    return await service.snapshot_of(ctx.org_id, room_id)
+
+
+@router.post(ROOM + "/start", response_model=RoomOut, status_code=status.HTTP_200_OK)
+async def start_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
+    """Open a scheduled room (hosts)."""
+    return service.room_out(await service.start_room(db, ctx, room_id), "host")
+
+
+@router.patch(ROOM, response_model=RoomOut, status_code=status.HTTP_200_OK)
+async def update_room(room_id: IdPath, body: RoomUpdate, ctx: OrgMember, db: DB) -> RoomOut:
+    """Lock or unlock the room, or rename it (hosts)."""
+    return service.room_out(await service.update_room(db, ctx, room_id, body))
+
+
+@router.post(ROOM + "/end", response_model=RoomOut, status_code=status.HTTP_200_OK)
+async def end_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
+    """End the room for everyone (hosts)."""
+    return service.room_out(await service.end_room(db, ctx, room_id))
+
+
+# ---- joining and leaving ----------------------------------------------------------------------------
+
+
+@router.post(
+    ROOM + "/join", response_model=TicketOut, status_code=status.HTTP_200_OK,
+    responses={503: {"description": "Too many joins at once: wait `Retry-After` seconds and try again."}},
+)
+@deferred_write
+async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> TicketOut:
+    """Take a seat (or get a held one back with the ticket of an earlier join). Returns the ticket,
+    the room's snapshot and the media room and token."""
+    started = time.monotonic()
+    try:
+        priority = service.join_priority(ctx, room_id, body.ticket)
+        async with _admitted(priority):
+            await begin_write(db)
+            joined = await service.join(db, ctx, room_id, ticket=body.ticket)
+        snapshot = await service.snapshot_of(ctx.org_id, room_id)
+        ticket = service.ticket_for(ctx, joined, snapshot)
+    except Busy:
+        JOINS.labels("refused").inc()
+        raise
+    except TackError:
+        JOINS.labels("denied").inc()
+        raise
+    except BaseException:
+        JOINS.labels("failed").inc()
+        raise
+    JOINS.labels("rejoined" if joined.rejoined else "admitted").inc()
+    JOIN_SECONDS.observe(time.monotonic() - started)
+    return ticket
+
+
+@router.post(ROOM + "/leave", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def leave_room(room_id: IdPath, ctx: OrgMember, db: DB) -> Response:
+    """Leave. Always succeeds: under overload, when not in the room, when the room has ended."""
+    await service.leave(db, ctx, room_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---- in the room ------------------------------------------------------------------------------------
+
+
+@router.post(ROOM + "/hand", response_model=ParticipantOut, status_code=status.HTTP_200_OK)
+async def raise_hand(room_id: IdPath, body: HandIn, ctx: OrgMember, db: DB) -> ParticipantOut:
+    """Raise (`raised: true`) or lower your hand."""
+    return service.participant_out(await service.set_hand(db, ctx, room_id, body.raised))
+
+
+@router.get(ROOM + "/participants", response_model=list[ParticipantOut], status_code=status.HTTP_200_OK)
+async def list_participants(room_id: IdPath, ctx: OrgMember, db: DB) -> list[ParticipantOut]:
+    """Everyone who came, also those who left."""
+    return await service.list_participants(db, ctx, room_id)
+
+
+@router.patch(PARTICIPANT, response_model=ParticipantOut, status_code=status.HTTP_200_OK)
+async def update_participant(
+    room_id: IdPath, participant_id: IdPath, body: ParticipantUpdate, ctx: OrgMember, db: DB
+) -> ParticipantOut:
+    """Mute or unmute, change the role, lower the hand, or admit from the waiting room (hosts)."""
+    return service.participant_out(await service.update_participant(db, ctx, room_id, participant_id, body))
+
+
+@router.delete(PARTICIPANT, status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def remove_participant(room_id: IdPath, participant_id: IdPath, ctx: OrgMember, db: DB) -> Response:
+    """Remove someone from the room; they cannot come back (hosts)."""
+    await service.remove_participant(db, ctx, room_id, participant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(ROOM + "/mute-all", response_model=MutedAll, status_code=status.HTTP_200_OK)
+async def mute_all(room_id: IdPath, ctx: OrgMember, db: DB) -> MutedAll:
+    """Mute everyone but the hosts."""
+    return MutedAll(muted=await service.mute_all(db, ctx, room_id))
+
+
+@router.post(ROOM + "/media/verify", response_model=MediaVerified, status_code=status.HTTP_200_OK)
+async def verify_media_token(room_id: IdPath, body: MediaVerifyIn, ctx: OrgMember, db: DB) -> MediaVerified:
+    """Check a media token: genuine, unexpired, for this room, yours, and your seat still held."""
+    return await service.verify_media_token(db, ctx, room_id, body.token)
+
+
+# ---- attendance ----------------------------------------------------------------------------------------
+
+
+@router.get(ROOM + "/attendance", response_model=Attendance, status_code=status.HTTP_200_OK)
+async def get_attendance(room_id: IdPath, ctx: OrgMember, db: DB) -> Attendance:
+    """Who came, when, for how long; for a class, its students who did not (hosts, administrators)."""
+    return await service.attendance(db, ctx, room_id)
+
+
+@router.get(
+    ROOM + "/attendance.csv", status_code=status.HTTP_200_OK, response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "Attendance as CSV."}},
+)
+async def get_attendance_csv(room_id: IdPath, ctx: OrgMember, db: DB) -> Response:
+    report = await service.attendance(db, ctx, room_id)
+    filename = f"attendance-{report.room.id}.csv"
+    return Response(
+        content=service.attendance_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ---- timetables -----------------------------------------------------------------------------------------
+
+
+TIMETABLE = "/orgs/{org_id}/conversations/{conversation_id}/timetable"
+
+
+@router.get(TIMETABLE, response_model=Timetable, status_code=status.HTTP_200_OK)
+async def get_timetable(conversation_id: IdPath, ctx: OrgMember, db: DB) -> Timetable:
+    """A class group's weekly timetable."""
+    return await service.timetable(db, ctx, conversation_id)
+
+
+@router.post(TIMETABLE, response_model=LessonOut, status_code=status.HTTP_201_CREATED)
+async def add_lesson(conversation_id: IdPath, body: LessonIn, ctx: OrgMember, db: DB) -> LessonOut:
+    """Add a lesson (administrators and the class's teachers)."""
+    return await service.add_lesson(db, ctx, conversation_id, body)
+
+
+@router.delete("/orgs/{org_id}/lessons/{lesson_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_lesson(lesson_id: IdPath, ctx: OrgMember, db: DB) -> Response:
+    await service.delete_lesson(db, ctx, lesson_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
