@@ -492,3 +492,59 @@ async def test_the_class_hears_the_room_and_a_closed_stream_starts_the_grace_per
     finally:
         await teacher_stream.close()
         await ann_stream.close()
+
+
+# ---- early warning -------------------------------------------------------------------------------------------------
+
+
+async def test_administrators_are_warned_of_a_surge_the_timetable_forecasts(new_client, monkeypatch):
+    from tack.rooms import warnings
+
+    org, admin, (teacher, teacher_row), _, group = await school_class(new_client)
+    zone = ZoneInfo(get_settings().timezone)
+    now = datetime.now(zone)
+    if now.hour == 23 and now.minute >= 45:
+        pytest.skip("too close to midnight for a lesson later today")
+    soon = now + timedelta(minutes=3)
+    check(await teacher.post(f"/orgs/{org['id']}/conversations/{group['id']}/timetable", json={
+        "subject": "数学", "teacher_member_id": teacher_row["id"], "weekday": now.isoweekday(),
+        "starts_at": soon.strftime("%H:%M"), "ends_at": (soon + timedelta(minutes=5)).strftime("%H:%M"),
+    }), 201)
+    load = check(await admin.get(f"/orgs/{org['id']}/room-load"), 200)
+    # The class group: its teacher and two students (the administrator made no class group of theirs).
+    assert load["forecast"]["people"] == 3 and load["forecast"]["starts"] == [
+        {"at": soon.strftime("%H:%M"), "people": 3}]
+    assert load["warnings"] == []
+
+    # A school measured at one join a minute: the forecast is a surge.
+    monkeypatch.setattr(get_settings(), "room_join_capacity_per_minute", 1)
+    load = check(await admin.get(f"/orgs/{org['id']}/room-load"), 200)
+    assert [w["kind"] for w in load["warnings"]] == ["forecast"]
+
+    sent: list[tuple[str, str, dict]] = []
+    original = warnings.emit_many
+
+    async def spy(db, *, org_id, events):  # type: ignore[no-untyped-def]
+        sent.extend((new.channel, new.kind, new.data) for new in events if org_id == org["id"])
+        return await original(db, org_id=org_id, events=events)
+
+    monkeypatch.setattr(warnings, "emit_many", spy)
+    monkeypatch.setattr(warnings, "_warned", {})
+    for _ in range(2):  # told once, not every round
+        async with get_database().session() as db:
+            await warnings.check_and_warn(db)
+            await db.commit()
+    assert [(channel, kind) for channel, kind, _ in sent] == [(f"member:{org['member_id']}", "ops.warning")]
+    assert sent[0][2]["kind"] == "forecast" and "Stagger" in sent[0][2]["message"]
+
+
+async def test_a_long_wait_to_join_is_a_warning(new_client, tight_gate, monkeypatch):
+    from tack.rooms import warnings
+
+    org, admin, _, _, _ = await school_class(new_client)
+    tight_gate._start(Priority.attendee, waited=3.5)
+    tight_gate._leave()
+    warnings.join_rates.record(org["id"])
+    load = check(await admin.get(f"/orgs/{org['id']}/room-load"), 200)
+    assert load["live"]["longest_queue_wait_s"] == 3.5 and load["live"]["joins_per_minute"] == 1
+    assert [w["kind"] for w in load["warnings"]] == ["queue_wait"]

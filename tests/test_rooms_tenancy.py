@@ -17,8 +17,8 @@ from tests.factories import add_member, check, create_department, owner_with_org
 from tests.tenancy import PLACEHOLDER, api_routes, call, case_id
 
 # Who may call: ANY member of the organization; those who may JOIN the room (the class group);
-# its HOSTs (the teacher).
-ANY, JOIN, HOST = "any", "join", "host"
+# its HOSTs (the teacher); the organization's ADMINistrators.
+ANY, JOIN, HOST, ADMIN = "any", "join", "host", "admin"
 
 ROOM = "/orgs/{org_id}/rooms/{room_id}"
 PARTICIPANT = ROOM + "/participants/{participant_id}"
@@ -47,6 +47,7 @@ ENDPOINTS: list[tuple[str, str, dict | None, str]] = [
     ("POST", TIMETABLE, {"subject": "Intruder", "teacher_member_id": "{teacher_id}", "weekday": 3,
                          "starts_at": "09:00", "ends_at": "09:45"}, HOST),
     ("DELETE", "/orgs/{org_id}/lessons/{lesson_id}", None, HOST),
+    ("GET", "/orgs/{org_id}/room-load", None, ADMIN),
 ]
 
 
@@ -56,6 +57,7 @@ class World:
     another class, and an outsider who owns another school."""
 
     ids: dict[str, str]
+    admin: httpx.AsyncClient
     teacher: httpx.AsyncClient
     student: httpx.AsyncClient
     stranger: httpx.AsyncClient
@@ -94,7 +96,7 @@ async def world(new_client) -> World:  # type: ignore[no-untyped-def]
         "participant_id": student_ticket["participant"]["id"], "teacher_id": teacher_row["id"],
         "lesson_id": lesson["id"], "media_token": teacher_ticket["media"]["token"],
     }
-    return World(ids=ids, teacher=teacher, student=student, stranger=stranger, outsider=outsider,
+    return World(ids=ids, admin=admin, teacher=teacher, student=student, stranger=stranger, outsider=outsider,
                  outsider_org_id=outsider_org["id"])
 
 
@@ -112,7 +114,11 @@ async def test_other_organizations_and_outsiders_are_refused(world: World, metho
             assert response.status_code in (403, 404, 422), response.text
             assert response.json()["error"]["code"] != "org_not_found"
 
-    if who != ANY:
+    if who == ADMIN:
+        for non_admin in (world.teacher, world.student, world.stranger):
+            response = await call(non_admin, method, path, body, world.ids)
+            assert response.status_code == 403 and response.json()["error"]["code"] == "admin_required"
+    elif who != ANY:
         # A student of another class does not learn the room exists.
         response = await call(world.stranger, method, path, body, world.ids)
         assert response.status_code == 404, response.text
@@ -128,7 +134,7 @@ async def test_other_organizations_and_outsiders_are_refused(world: World, metho
     if who == ANY:
         response = await call(world.stranger, method, path, body, world.ids)
         assert response.status_code < 300, response.text
-    response = await call(world.teacher, method, path, body, world.ids)
+    response = await call(world.admin if who == ADMIN else world.teacher, method, path, body, world.ids)
     assert response.status_code < 300, response.text
 
 

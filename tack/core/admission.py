@@ -23,6 +23,7 @@ import heapq
 import itertools
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -30,6 +31,9 @@ from enum import IntEnum
 from prometheus_client import Counter, Gauge, Histogram
 
 from tack.core.errors import TackError
+
+# Waits shorter than this are not worth remembering for warnings.
+RECENT_WAIT_FLOOR_S = 0.05
 
 
 class Priority(IntEnum):
@@ -100,9 +104,18 @@ class AdmissionGate:
         self.longest_wait_s = 0.0
         self._queue: list[_Waiter] = []
         self._order = itertools.count()
+        # (when, how long) of recent waits worth telling anyone about, for early warnings.
+        self._recent_waits: deque[tuple[float, float]] = deque(maxlen=10_000)
         # Completions per second, smoothed: how fast the line moves, for Retry-After.
         self._rate = 0.0
         self._last_done = time.monotonic()
+
+    def longest_recent_wait(self, within_s: float = 60.0) -> float:
+        """The longest wait of work admitted in the last `within_s` seconds."""
+        horizon = time.monotonic() - within_s
+        while self._recent_waits and self._recent_waits[0][0] < horizon:
+            self._recent_waits.popleft()
+        return max((waited for _, waited in self._recent_waits), default=0.0)
 
     @property
     def queued(self) -> int:
@@ -160,6 +173,8 @@ class AdmissionGate:
         IN_FLIGHT.labels(self.name).set(self.in_flight)
         ADMITTED.labels(self.name, priority.name).inc()
         QUEUE_WAIT.labels(self.name).observe(waited)
+        if waited >= RECENT_WAIT_FLOOR_S:
+            self._recent_waits.append((time.monotonic(), waited))
         if waited > self.longest_wait_s:
             self.longest_wait_s = waited
             LONGEST_WAIT.labels(self.name).set(waited)

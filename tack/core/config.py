@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # Lifetimes of a join's ticket (proof of a held seat) and of its media token.
     room_ticket_hours: float = 12.0
     room_media_token_seconds: float = 300.0
+    # Early warning (docs/rooms.md "Early warning"): joins a minute this installation was measured
+    # to take (tack bench join-storm), and the thresholds that warn organization administrators.
+    room_join_capacity_per_minute: int = 6000
+    room_warn_joins_per_minute: int = 0  # 0: 80% of the capacity
+    room_warn_queue_wait_seconds: float = 2.0
     # The media server (Janus) clients connect to, and the secret its signed tokens are checked
     # with (its token_auth_secret); without a URL rooms work and say media is unavailable.
     media_server_url: str = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
+from prometheus_client import Histogram
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -29,6 +31,18 @@ from tack.core.config import Settings, get_settings
 from tack.core.sqlite import BUSY_TIMEOUT_MS, Checkpointer, WriteGate, begin_immediate, inline_connector
 
 log = structlog.get_logger(__name__)
+
+WRITE_WAIT = Histogram(
+    "tack_db_write_wait_seconds",
+    "How long a write transaction waited to begin: a pooled connection, and on SQLite its turn to write.",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+async def _begin_writing(session: AsyncSession) -> None:
+    started = time.perf_counter()
+    await session.connection(execution_options={"tack_write": True})
+    WRITE_WAIT.observe(time.perf_counter() - started)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -216,7 +230,7 @@ class TransactionalRoute(APIRoute):
                 request.state.db = session
                 is_write = request.method in WRITE_METHODS
                 if is_write and not deferred:
-                    await session.connection(execution_options={"tack_write": True})
+                    await _begin_writing(session)
                 try:
                     response = await handler(request)
                 except BaseException:
@@ -252,7 +266,7 @@ async def begin_write(session: AsyncSession) -> None:
             await _commit_bookkeeping(session)
         else:
             await session.commit()
-    await session.connection(execution_options={"tack_write": True})
+    await _begin_writing(session)
 
 
 async def _commit_bookkeeping(session: AsyncSession) -> None:

@@ -6,7 +6,8 @@
   is a few writes, not thousands.
 - rounds every TACK_ROOM_HOUSEKEEPING_SECONDS: give up seats dropped longer than the grace period,
   open the rooms of lessons that start within TACK_ROOM_WARMUP_MINUTES (the warm-up before 8:00),
-  and end timetabled rooms an hour after their lesson.
+  end timetabled rooms an hour after their lesson, and warn administrators of a surge
+  (tack/rooms/warnings.py).
 
 Several processes may do the same round at once: every step is a conditional write that the
 second process finds already done.
@@ -24,7 +25,7 @@ import structlog
 
 from tack.core.config import get_settings
 from tack.core.db import get_database, run_after_commit, utcnow
-from tack.rooms import service
+from tack.rooms import service, warnings
 from tack.stream.hub import add_presence_listener
 
 log = structlog.get_logger(__name__)
@@ -73,10 +74,12 @@ async def housekeeping_round() -> None:
         given_up = await service.give_up_dropped_seats(db, older_than=cutoff)
         opened = await service.open_lessons_due(db, within=timedelta(minutes=settings.room_warmup_minutes))
         ended = await service.end_finished_lessons(db, after=LESSON_OVERTIME)
+        warned = await warnings.check_and_warn(db)
         await db.commit()
         await run_after_commit(db)
-    if given_up or opened or ended:
-        log.info("rooms_housekeeping", seats_given_up=given_up, rooms_opened=opened, rooms_ended=ended)
+    if given_up or opened or ended or warned:
+        log.info("rooms_housekeeping", seats_given_up=given_up, rooms_opened=opened, rooms_ended=ended,
+                 warnings_sent=warned)
 
 
 async def _presence_loop(stop: asyncio.Event) -> None:

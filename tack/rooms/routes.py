@@ -26,8 +26,8 @@ from tack.core.errors import TackError
 from tack.core.ids import ID_PATTERN
 from tack.core.routing import domain_router
 from tack.core.schemas import IdPath, LimitQuery, Page
-from tack.orgs.access import OrgMember
-from tack.rooms import service
+from tack.orgs.access import OrgAdmin, OrgMember
+from tack.rooms import service, warnings
 from tack.rooms.schemas import (
     Attendance,
     ClassRoomIn,
@@ -41,6 +41,7 @@ from tack.rooms.schemas import (
     ParticipantOut,
     ParticipantUpdate,
     RoomIn,
+    RoomLoad,
     RoomOut,
     RoomUpdate,
     Snapshot,
@@ -184,6 +185,7 @@ async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> Ti
         JOINS.labels("failed").inc()
         raise
     JOINS.labels("rejoined" if joined.rejoined else "admitted").inc()
+    warnings.join_rates.record(ctx.org_id)
     JOIN_SECONDS.observe(time.monotonic() - started)
     return ticket
 
@@ -281,3 +283,19 @@ async def add_lesson(conversation_id: IdPath, body: LessonIn, ctx: OrgMember, db
 async def delete_lesson(lesson_id: IdPath, ctx: OrgMember, db: DB) -> Response:
     await service.delete_lesson(db, ctx, lesson_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---- early warning --------------------------------------------------------------------------------------
+
+
+@router.get("/orgs/{org_id}/room-load", response_model=RoomLoad, status_code=status.HTTP_200_OK)
+async def get_room_load(ctx: OrgAdmin, db: DB) -> RoomLoad:
+    """Joins now and the forecast for the next 10 minutes against the measured capacity, with the
+    warnings they raise (administrators)."""
+    predicted = (await warnings.forecast(db, [ctx.org_id])).get(ctx.org_id)
+    live = warnings.live_figures(ctx.org_id)
+    return RoomLoad(
+        capacity_per_minute=get_settings().room_join_capacity_per_minute,
+        warn_joins_per_minute=warnings.warn_joins_per_minute(), live=live, forecast=predicted,
+        warnings=warnings.warnings_for(ctx.org_id, predicted, live),
+    )

@@ -223,3 +223,40 @@ class LessonOut(Schema):
 class Timetable(Schema):
     timezone: str
     lessons: list[LessonOut]
+
+
+# ---- early warning --------------------------------------------------------------------------------------
+
+
+class LoadStart(Schema):
+    at: str = Field(description='"HH:MM" in the server\'s time zone.')
+    people: int
+
+
+class LoadForecast(Schema):
+    people: int = Field(description="People expected to join in the next 10 minutes.")
+    rooms: int
+    peak_per_minute: int
+    starts: list[LoadStart]
+
+
+class LoadLive(Schema):
+    joins_per_minute: int = Field(description="Joins in the last minute, on the server that answered.")
+    longest_queue_wait_s: float
+    in_flight: int
+    queued: int
+
+
+class LoadWarning(Schema):
+    kind: Literal["forecast", "join_rate", "queue_wait"]
+    value: float
+    threshold: float
+    message: str
+
+
+class RoomLoad(Schema):
+    capacity_per_minute: int
+    warn_joins_per_minute: int
+    live: LoadLive
+    forecast: LoadForecast | None
+    warnings: list[LoadWarning]
