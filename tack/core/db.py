@@ -96,6 +96,9 @@ class Database:
         self.checkpoints_in_background = False
         if self.is_sqlite:
             kwargs["async_creator"] = inline_connector(make_url(self.url).database or ":memory:")
+            # Connections live in this process and cost little until used, and requests hold one
+            # while they wait for the write lock: a burst of requests should not queue for the pool.
+            kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size * 10)
             self.write_gate = WriteGate()
         else:
             kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
@@ -257,8 +260,9 @@ def deferred_write(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
-async def begin_write(session: AsyncSession) -> None:
-    """End what the session read so far (nothing was written) and begin its write transaction."""
+async def release_connection(session: AsyncSession) -> None:
+    """End what the session read so far (nothing was written) and give its connection back, before
+    waiting for something else (admission): a waiting request must not hold a pooled connection."""
     if session.in_transaction():
         if session.dirty or session.new or session.deleted:
             # Bookkeeping of the sign-in check (a session's last-seen time): written under the
@@ -266,6 +270,18 @@ async def begin_write(session: AsyncSession) -> None:
             await _commit_bookkeeping(session)
         else:
             await session.commit()
+
+
+async def commit_now(session: AsyncSession) -> None:
+    """Commit the request's transaction before the route returns (and run its after-commit work),
+    when what follows should not hold the transaction; the route's own commit then has nothing left."""
+    await session.commit()
+    await run_after_commit(session)
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """End what the session read so far (nothing was written) and begin its write transaction."""
+    await release_connection(session)
     await _begin_writing(session)
 
 

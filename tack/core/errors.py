@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,16 @@ class RateLimited(TackError):
         )
 
 
+class ServiceBusy(TackError):
+    status_code = 503
+    code = "busy"
+    message = "The server is very busy right now. Try again in a few seconds."
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__(details={"reason": "database_busy", "retry_after": retry_after},
+                         headers={"Retry-After": str(retry_after)})
+
+
 # ---- OpenAPI description of the envelope -------------------------------------------------------
 
 
@@ -185,6 +196,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 Unprocessable("Some text contains characters that cannot be stored, such as NUL.", code="invalid_text")
             )
         return await _unexpected(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every database connection stayed busy for the pool's whole timeout: an overload, which the
+        # caller should hear about as such (and retry later), not as a server error.
+        log.warning("database_pool_timeout")
+        return _envelope(ServiceBusy(retry_after=5))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

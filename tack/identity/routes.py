@@ -4,6 +4,7 @@ from fastapi import Request, Response, status
 
 from tack.core.auth import CSRF_COOKIE, DB, SESSION_COOKIE, CurrentPrincipal, csrf_token_for
 from tack.core.config import get_settings
+from tack.core.db import begin_write, deferred_write
 from tack.core.errors import error_responses
 from tack.core.routing import client_address, domain_router
 from tack.core.schemas import IdPath
@@ -69,10 +70,14 @@ async def sign_up(body: SignUpIn, request: Request, response: Response, db: DB) 
 
 
 @router.post("/auth/sign-in", response_model=SessionInfo)
+@deferred_write
 async def sign_in(body: SignInIn, request: Request, response: Response, db: DB) -> SessionInfo:
+    # The password is checked before the write transaction begins: its slow hash must not keep
+    # every other writer waiting (SQLite has one writer at a time).
     account = await service.authenticate(
         db, login=body.login, password=body.password, address=client_address(request)
     )
+    await begin_write(db)
     raw, session = await service.start_session(
         db, account, user_agent=request.headers.get("user-agent"), address=client_address(request)
     )

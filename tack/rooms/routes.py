@@ -21,7 +21,7 @@ from prometheus_client import Counter, Histogram
 from tack.core.admission import AdmissionConfig, AdmissionGate, Busy, Priority
 from tack.core.auth import DB
 from tack.core.config import get_settings
-from tack.core.db import begin_write, deferred_write
+from tack.core.db import begin_write, commit_now, deferred_write, release_connection
 from tack.core.errors import TackError
 from tack.core.ids import ID_PATTERN
 from tack.core.routing import domain_router
@@ -141,19 +141,19 @@ async def get_snapshot(room_id: IdPath, ctx: OrgMember, db: DB) -> Snapshot:
 @router.post(ROOM + "/start", response_model=RoomOut, status_code=status.HTTP_200_OK)
 async def start_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
     """Open a scheduled room (hosts)."""
-    return service.room_out(await service.start_room(db, ctx, room_id), "host")
+    return await service.start_room(db, ctx, room_id)
 
 
 @router.patch(ROOM, response_model=RoomOut, status_code=status.HTTP_200_OK)
 async def update_room(room_id: IdPath, body: RoomUpdate, ctx: OrgMember, db: DB) -> RoomOut:
     """Lock or unlock the room, or rename it (hosts)."""
-    return service.room_out(await service.update_room(db, ctx, room_id, body))
+    return await service.update_room(db, ctx, room_id, body)
 
 
 @router.post(ROOM + "/end", response_model=RoomOut, status_code=status.HTTP_200_OK)
 async def end_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
     """End the room for everyone (hosts)."""
-    return service.room_out(await service.end_room(db, ctx, room_id))
+    return await service.end_room(db, ctx, room_id)
 
 
 # ---- joining and leaving ----------------------------------------------------------------------------
@@ -170,9 +170,14 @@ async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> Ti
     started = time.monotonic()
     try:
         priority = service.join_priority(ctx, room_id, body.ticket)
+        # Waiting in line holds nothing: not a pooled connection, not the write lock.
+        await release_connection(db)
         async with _admitted(priority):
             await begin_write(db)
             joined = await service.join(db, ctx, room_id, ticket=body.ticket)
+            # Committed here, so the snapshot (read with a connection of its own) does not need a
+            # second connection while this one is held.
+            await commit_now(db)
         snapshot = await service.snapshot_of(ctx.org_id, room_id)
         ticket = service.ticket_for(ctx, joined, snapshot)
     except Busy:

@@ -44,7 +44,15 @@ from tack.core.events import (
 )
 from tack.core.tenancy import scoped, scoped_update
 from tack.orgs.access import OrgContext
-from tack.orgs.models import MemberDepartment, MemberRole, Membership, MemberStatus, Role
+from tack.orgs.models import (
+    Department,
+    DepartmentKind,
+    MemberDepartment,
+    MemberRole,
+    Membership,
+    MemberStatus,
+    Role,
+)
 from tack.rooms import tokens
 from tack.rooms.models import (
     HOST_ROLES,
@@ -250,15 +258,15 @@ async def _participant(db: AsyncSession, org_id: str, room_id: str, member_id: s
     ).scalar_one_or_none()
 
 
-async def _my_host_seat(db: AsyncSession, ctx: OrgContext, room: Room) -> Participant | None:
-    """The caller's participant row when they run the room (host or cohost); else 403."""
+async def _my_host_seat(db: AsyncSession, ctx: OrgContext, room: Room) -> str:
+    """The caller's role when they run the room (host or cohost); else 403."""
     role = await role_in(db, ctx, room)
     mine = await _participant(db, ctx.org_id, room.id, ctx.member.id)
     if mine is not None and mine.state == ParticipantState.joined:
         role = mine.role if mine.role in HOST_ROLES else role
     if role not in HOST_ROLES:
         raise HostRequired()
-    return mine
+    return role
 
 
 # Who hosts which room, as far as this process has seen: the join's priority is chosen before
@@ -345,7 +353,8 @@ async def start_class(db: AsyncSession, ctx: OrgContext, body: ClassRoomIn) -> t
         if lesson is None:
             raise NotFound("This class has no such lesson.", code="lesson_not_found")
     now = utcnow()
-    title = body.title or (f"{conversation.name} · {lesson.subject}" if lesson else conversation.name or "Class")
+    label = await _class_label(db, ctx.org_id, conversation)
+    title = body.title or (f"{label} · {lesson.subject}" if lesson else label)
     room = Room(
         org_id=ctx.org_id, kind=RoomKind.klass, title=title[:100], conversation_id=conversation.id,
         lesson_id=lesson.id if lesson else None, lesson_date=_today().isoformat() if lesson else None,
@@ -361,6 +370,28 @@ async def start_class(db: AsyncSession, ctx: OrgContext, body: ClassRoomIn) -> t
     await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.opened",
                data={"room": _dump(room_out(room))})
     return room, True
+
+
+async def _class_label(db: AsyncSession, org_id: str, conversation: Conversation) -> str:
+    """What a class is called in a room's title: its grade and class ("一年级一班"), or the group's name."""
+    name = conversation.name or "Class"
+    if conversation.department_id is None:
+        return name
+    row = (
+        await db.execute(
+            select(Department.name, Department.parent_id).where(
+                Department.org_id == org_id, Department.id == conversation.department_id)
+        )
+    ).first()
+    if row is None or row.parent_id is None:
+        return name
+    grade = (
+        await db.execute(select(Department.name, Department.kind).where(
+            Department.org_id == org_id, Department.id == row.parent_id))
+    ).first()
+    if grade is None or grade.kind != DepartmentKind.grade or name.startswith(grade.name):
+        return name
+    return f"{grade.name}{name}"
 
 
 async def create_meeting(db: AsyncSession, ctx: OrgContext, body: MeetingIn) -> Room:
@@ -445,14 +476,14 @@ async def list_rooms(
     return out
 
 
-async def start_room(db: AsyncSession, ctx: OrgContext, room_id: str) -> Room:
+async def start_room(db: AsyncSession, ctx: OrgContext, room_id: str) -> RoomOut:
     room = await _load_room(db, ctx.org_id, room_id)
-    await _my_host_seat(db, ctx, room)
+    role = await _my_host_seat(db, ctx, room)
     if room.status == RoomStatus.ended:
         raise RoomEnded()
     if room.status == RoomStatus.scheduled:
         await _open(db, room)
-    return room
+    return room_out(room, role)
 
 
 async def _open(db: AsyncSession, room: Room) -> None:
@@ -464,9 +495,9 @@ async def _open(db: AsyncSession, room: Room) -> None:
                data={"room": _dump(room_out(room))})
 
 
-async def update_room(db: AsyncSession, ctx: OrgContext, room_id: str, body: RoomUpdate) -> Room:
+async def update_room(db: AsyncSession, ctx: OrgContext, room_id: str, body: RoomUpdate) -> RoomOut:
     room = await _load_room(db, ctx.org_id, room_id)
-    await _my_host_seat(db, ctx, room)
+    role = await _my_host_seat(db, ctx, room)
     if room.status == RoomStatus.ended:
         raise RoomEnded()
     changed = False
@@ -479,16 +510,15 @@ async def update_room(db: AsyncSession, ctx: OrgContext, room_id: str, body: Roo
         forget_snapshot(room.id)
         await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.updated",
                    data={"room": _dump(room_out(room))})
-    return room
+    return room_out(room, role)
 
 
-async def end_room(db: AsyncSession, ctx: OrgContext, room_id: str) -> Room:
+async def end_room(db: AsyncSession, ctx: OrgContext, room_id: str) -> RoomOut:
     room = await _load_room(db, ctx.org_id, room_id)
-    await _my_host_seat(db, ctx, room)
-    if room.status == RoomStatus.ended:
-        return room
-    await close_room(db, room)
-    return room
+    role = await _my_host_seat(db, ctx, room)
+    if room.status != RoomStatus.ended:
+        await close_room(db, room)
+    return room_out(room, role)
 
 
 async def close_room(db: AsyncSession, room: Room) -> None:
@@ -742,9 +772,11 @@ async def _joined_participant(db: AsyncSession, ctx: OrgContext, room: Room) -> 
     return p
 
 
-async def _announce_participant(db: AsyncSession, room: Room, p: Participant) -> None:
-    await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.participant_updated",
-               data={"room_id": room.id, "participant": _dump(participant_out(p))})
+async def _announce_participant(db: AsyncSession, room: Room, p: Participant, *, seated: int | None = None) -> None:
+    data: dict[str, Any] = {"room_id": room.id, "participant": _dump(participant_out(p))}
+    if seated is not None:
+        data["seated"] = seated
+    await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.participant_updated", data=data)
 
 
 async def set_hand(db: AsyncSession, ctx: OrgContext, room_id: str, raised: bool) -> Participant:
@@ -799,7 +831,7 @@ async def update_participant(
     if changed:
         await db.flush()
         forget_snapshot(room.id)
-        await _announce_participant(db, room, p)
+        await _announce_participant(db, room, p, seated=room.seated if body.admit else None)
     return p
 
 
@@ -1132,7 +1164,7 @@ async def open_lessons_due(db: AsyncSession, *, within: timedelta) -> int:
         horizon = now.replace(hour=23, minute=59)
     lessons = (
         await db.execute(
-            select(Lesson, Conversation.name)
+            select(Lesson, Conversation)
             .join(Conversation, (Conversation.org_id == Lesson.org_id) & (Conversation.id == Lesson.conversation_id))
             .where(Lesson.weekday == now.isoweekday(), Lesson.starts_at >= now.strftime("%H:%M"),
                    Lesson.starts_at <= horizon.strftime("%H:%M"))
@@ -1150,15 +1182,16 @@ async def open_lessons_due(db: AsyncSession, *, within: timedelta) -> int:
         ).all()
     )
     opened = 0
-    for lesson, class_name in lessons:
+    for lesson, conversation in lessons:
         if (lesson.org_id, lesson.id) in taken:
             continue
+        class_name = await _class_label(db, lesson.org_id, conversation)
         start, end = _lesson_times(lesson, now.date())
         existing = await _open_class_room(db, lesson.org_id, lesson.conversation_id)
         if existing is not None:
             continue  # a teacher already opened the class by hand
         room = Room(
-            org_id=lesson.org_id, kind=RoomKind.klass, title=f"{class_name or 'Class'} · {lesson.subject}"[:100],
+            org_id=lesson.org_id, kind=RoomKind.klass, title=f"{class_name} · {lesson.subject}"[:100],
             conversation_id=lesson.conversation_id, lesson_id=lesson.id, lesson_date=today,
             host_member_id=lesson.teacher_member_id, status=RoomStatus.open, scheduled_start=start,
             scheduled_end=end, started_at=utcnow(), locked=False, waiting_room=False,

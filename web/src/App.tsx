@@ -21,6 +21,9 @@ import { SignInPage, SignUpPage } from "./pages/AuthPage";
 import { WelcomePage } from "./pages/WelcomePage";
 import { ChatPage } from "./pages/chat/ChatPage";
 import { DingInboxPage } from "./pages/chat/DingInboxPage";
+import { AttendancePage } from "./pages/rooms/AttendancePage";
+import { RoomPage } from "./pages/rooms/RoomPage";
+import { RoomEventsProvider } from "./rooms/RoomEvents";
 import { StreamProvider } from "./stream/StreamProvider";
 
 export function App() {
@@ -90,7 +93,9 @@ export function AppRoutes() {
             <RequireAuth>
               <OrgsProvider>
                 <StreamProvider>
-                  <Shell />
+                  <RoomEventsProvider>
+                    <Shell />
+                  </RoomEventsProvider>
                 </StreamProvider>
               </OrgsProvider>
             </RequireAuth>
@@ -105,6 +110,8 @@ export function AppRoutes() {
             <Route path="contacts" element={<ContactsPage />} />
             <Route path="chat/:conversationId?" element={<ChatPage />} />
             <Route path="dings" element={<DingInboxPage />} />
+            <Route path="rooms/:roomId" element={<RoomPage />} />
+            <Route path="rooms/:roomId/attendance" element={<AttendancePage />} />
             <Route path="admin" element={<RequireAdmin />}>
               <Route index element={<Navigate to="departments" replace />} />
               <Route path="departments" element={<DepartmentsPage />} />

@@ -1,6 +1,16 @@
-import { api } from "./client";
+import { api, buildUrl } from "./client";
 import type {
   Account,
+  Attendance,
+  Lesson,
+  LessonIn,
+  Participant,
+  ParticipantUpdate,
+  Room,
+  RoomIn,
+  RoomSnapshot,
+  RoomTicket,
+  Timetable,
   Conversation,
   ConversationDetail,
   ConversationIn,
@@ -185,4 +195,41 @@ export const chat = {
       raw: file,
       query: { name: file.name, content_type: CONTENT_TYPE.test(file.type) ? file.type : undefined },
     }),
+};
+
+const room = (orgId: string, roomId: string) => `${org(orgId)}/rooms/${id(roomId)}`;
+
+/** Meetings and classes (docs/rooms.md). */
+export const rooms = {
+  create: (orgId: string, body: RoomIn) => api.post<Room>(`${org(orgId)}/rooms`, body),
+  list: async (orgId: string, query: { conversation_id?: string; status?: "ended" } = {}, signal?: AbortSignal) =>
+    asList(await api.get<Room[] | Page<Room>>(`${org(orgId)}/rooms`, { query, signal })),
+  get: (orgId: string, roomId: string, signal?: AbortSignal) => api.get<Room>(room(orgId, roomId), { signal }),
+  snapshot: (orgId: string, roomId: string, signal?: AbortSignal) =>
+    api.get<RoomSnapshot>(`${room(orgId, roomId)}/snapshot`, { signal }),
+  start: (orgId: string, roomId: string) => api.post<Room>(`${room(orgId, roomId)}/start`),
+  join: (orgId: string, roomId: string, ticket: string | null, signal?: AbortSignal) =>
+    api.post<RoomTicket>(`${room(orgId, roomId)}/join`, ticket ? { ticket } : {}, { signal }),
+  leave: (orgId: string, roomId: string) => api.post<void>(`${room(orgId, roomId)}/leave`),
+  hand: (orgId: string, roomId: string, raised: boolean) =>
+    api.post<Participant>(`${room(orgId, roomId)}/hand`, { raised }),
+  update: (orgId: string, roomId: string, body: { locked?: boolean; title?: string }) =>
+    api.patch<Room>(room(orgId, roomId), body),
+  muteAll: (orgId: string, roomId: string) => api.post<{ muted: number }>(`${room(orgId, roomId)}/mute-all`),
+  updateParticipant: (orgId: string, roomId: string, participantId: string, body: ParticipantUpdate) =>
+    api.patch<Participant>(`${room(orgId, roomId)}/participants/${id(participantId)}`, body),
+  removeParticipant: (orgId: string, roomId: string, participantId: string) =>
+    api.delete(`${room(orgId, roomId)}/participants/${id(participantId)}`),
+  end: (orgId: string, roomId: string) => api.post<Room>(`${room(orgId, roomId)}/end`),
+  participants: (orgId: string, roomId: string) => api.get<Participant[]>(`${room(orgId, roomId)}/participants`),
+  attendance: (orgId: string, roomId: string, signal?: AbortSignal) =>
+    api.get<Attendance>(`${room(orgId, roomId)}/attendance`, { signal }),
+  /** A plain link (the session cookie is enough for a download). */
+  attendanceCsvUrl: (orgId: string, roomId: string) => buildUrl(`${room(orgId, roomId)}/attendance.csv`),
+
+  timetable: (orgId: string, conversationId: string, signal?: AbortSignal) =>
+    api.get<Timetable>(`${conv(orgId, conversationId)}/timetable`, { signal }),
+  addLesson: (orgId: string, conversationId: string, body: LessonIn) =>
+    api.post<Lesson>(`${conv(orgId, conversationId)}/timetable`, body),
+  deleteLesson: (orgId: string, lessonId: string) => api.delete(`${org(orgId)}/lessons/${id(lessonId)}`),
 };

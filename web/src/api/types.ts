@@ -414,3 +414,136 @@ export interface SearchPage {
   items: SearchHit[];
   next_cursor: string | null;
 }
+
+// ---- rooms: meetings and classes (see docs/rooms.md) ----
+
+export type RoomKind = "meeting" | "class";
+export type RoomStatus = "scheduled" | "open" | "ended";
+export type RoomRole = "host" | "cohost" | "presenter" | "attendee";
+export type ParticipantState = "waiting" | "joined" | "left" | "removed";
+
+export interface Room {
+  id: string;
+  org_id: string;
+  kind: RoomKind;
+  title: string;
+  conversation_id: string | null;
+  lesson_id: string | null;
+  host_member_id: string;
+  status: RoomStatus;
+  scheduled_start: string | null;
+  scheduled_end: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  locked: boolean;
+  waiting_room: boolean;
+  capacity: number;
+  seated: number;
+  my_role?: RoomRole | null;
+}
+
+export interface Participant {
+  id: string;
+  room_id: string;
+  member_id: string;
+  display_name: string;
+  role: RoomRole;
+  state: ParticipantState;
+  hand_raised: boolean;
+  hand_raised_at: string | null;
+  muted: boolean;
+  joined_at: string | null;
+  left_at: string | null;
+}
+
+export interface RoomSnapshot {
+  room: Room;
+  participants: Participant[];
+  participant_count: number;
+  /** Participant ids in the order their hands went up. */
+  hands: string[];
+  position: number;
+  taken_at: string;
+}
+
+export interface MediaInfo {
+  available: boolean;
+  server: string | null;
+  room: number | null;
+  token: string | null;
+  expires_at: string | null;
+}
+
+export interface RoomTicket {
+  ticket: string;
+  expires_at: string;
+  rejoined: boolean;
+  participant: Participant;
+  snapshot: RoomSnapshot;
+  media: MediaInfo;
+}
+
+export type RoomIn =
+  | { kind: "class"; conversation_id: string; lesson_id?: string | null; title?: string | null }
+  | {
+      kind: "meeting";
+      title: string;
+      invitee_ids?: string[];
+      conversation_id?: string | null;
+      scheduled_start?: string | null;
+      scheduled_end?: string | null;
+      waiting_room?: boolean;
+      capacity?: number;
+    };
+
+export interface ParticipantUpdate {
+  muted?: boolean;
+  role?: "cohost" | "presenter" | "attendee";
+  hand_raised?: false;
+  admit?: true;
+}
+
+export type AttendanceStatus = "present" | "late" | "absent";
+
+export interface AttendanceRow {
+  member_id: string;
+  display_name: string;
+  role: RoomRole | string | null;
+  status: AttendanceStatus;
+  first_joined_at: string | null;
+  last_left_at: string | null;
+  minutes_present: number;
+  joins: number;
+}
+
+export interface Attendance {
+  room: Room;
+  starts_at: string | null;
+  rows: AttendanceRow[];
+}
+
+export interface Lesson {
+  id: string;
+  conversation_id: string;
+  subject: string;
+  teacher_member_id: string;
+  teacher_name: string;
+  /** 1 (Monday) to 7 (Sunday). */
+  weekday: number;
+  starts_at: string;
+  ends_at: string;
+  room_id: string | null;
+}
+
+export interface Timetable {
+  timezone: string;
+  lessons: Lesson[];
+}
+
+export interface LessonIn {
+  subject: string;
+  teacher_member_id: string;
+  weekday: number;
+  starts_at: string;
+  ends_at: string;
+}

@@ -31,6 +31,8 @@ import { DingModal } from "./DingModal";
 import { GroupSettingsDrawer } from "./GroupSettingsDrawer";
 import { MessageItem, type MessageActions } from "./MessageItem";
 import { ReadReceipt } from "./ReadReceipts";
+import { ChatRoomActions, OpenRoomsBanner } from "../rooms/ChatRoomBar";
+import { useConversationRooms } from "../../rooms/useConversationRooms";
 
 const PAGE = 50;
 const MEMBER_PAGE = 200;
@@ -88,6 +90,7 @@ export function ChatView({
   const stream = useStream();
   const orgId = chat.org.id;
   const me = chat.me;
+  const conversationRooms = useConversationRooms(orgId, conversationId);
 
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [messages, setMessages] = useState<ChatMessage[]>(() => chat.outbox.pendingFor(conversationId));
@@ -597,6 +600,7 @@ export function ChatView({
             <Tag style={{ marginInlineStart: 8 }}>{t(detail.kind === "class" ? "chat.kind.class" : "chat.kind.department")}</Tag>
           ) : null}
         </div>
+        {detail && !direct ? <ChatRoomActions org={chat.org} detail={detail} onStarted={conversationRooms.add} /> : null}
         {detail && !direct ? (
           <Tooltip title={t("chat.groupSettings")}>
             <Button
@@ -613,6 +617,7 @@ export function ChatView({
           </Button>
         </Tooltip>
       </Flex>
+      <OpenRoomsBanner orgId={orgId} rooms={conversationRooms.rooms} />
       {detail?.announcement ? (
         <Flex className="tack-announcement" gap={8} align="flex-start">
           <NotificationOutlined style={{ marginTop: 4 }} />
