@@ -23,6 +23,7 @@ import { ChatPage } from "./pages/chat/ChatPage";
 import { DingInboxPage } from "./pages/chat/DingInboxPage";
 import { AttendancePage } from "./pages/rooms/AttendancePage";
 import { RoomPage } from "./pages/rooms/RoomPage";
+import { OpsWarnings } from "./rooms/OpsWarnings";
 import { RoomEventsProvider } from "./rooms/RoomEvents";
 import { StreamProvider } from "./stream/StreamProvider";
 
@@ -94,6 +95,7 @@ export function AppRoutes() {
               <OrgsProvider>
                 <StreamProvider>
                   <RoomEventsProvider>
+                    <OpsWarnings />
                     <Shell />
                   </RoomEventsProvider>
                 </StreamProvider>

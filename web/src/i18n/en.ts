@@ -402,6 +402,13 @@ export const en = {
   "ding.recipientsTitle": "Who has acknowledged",
   "ding.notYet": "Not yet",
   "ding.details": "Details",
+  "ops.warning.forecast.title": "A surge of joins is coming",
+  "ops.warning.forecast.body": "About {people} people will join classes or meetings in the next 10 minutes, up to {value} a minute; this server was measured to take {threshold} a minute. Stagger the starts or add a server.",
+  "ops.warning.joinRate.title": "Many people are joining right now",
+  "ops.warning.joinRate.body": "{value} joins in the last minute (warning above {threshold}).",
+  "ops.warning.queueWait.title": "People are waiting to get in",
+  "ops.warning.queueWait.body": "Some people waited up to {value} s to join in the last minute (warning above {threshold} s).",
+
   "room.kind.class": "Class",
   "room.kind.meeting": "Meeting",
   "room.status.scheduled": "Scheduled",

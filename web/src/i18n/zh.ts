@@ -404,6 +404,13 @@ export const zh: Record<MessageKey, string> = {
   "ding.recipientsTitle": "确认情况",
   "ding.notYet": "未确认",
   "ding.details": "详情",
+  "ops.warning.forecast.title": "即将迎来入会高峰",
+  "ops.warning.forecast.body": "未来 10 分钟约有 {people} 人进入课堂或会议，每分钟最多约 {value} 人；本服务器实测每分钟可接纳 {threshold} 人。建议错开上课时间或增加服务器。",
+  "ops.warning.joinRate.title": "当前进入人数很多",
+  "ops.warning.joinRate.body": "最近一分钟有 {value} 人次进入（超过 {threshold} 即提醒）。",
+  "ops.warning.queueWait.title": "有人在排队等待进入",
+  "ops.warning.queueWait.body": "最近一分钟有人等待了 {value} 秒才进入（超过 {threshold} 秒即提醒）。",
+
   "room.kind.class": "课堂",
   "room.kind.meeting": "会议",
   "room.status.scheduled": "未开始",
