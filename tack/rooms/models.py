@@ -67,6 +67,8 @@ class Room(Base):
         # The rooms of a group chat (a class's open room is looked up by it).
         Index("ix_rooms_conversation", "org_id", "conversation_id", "status"),
         Index("ix_rooms_status_start", "org_id", "status", "scheduled_start"),
+        # Housekeeping and the forecast look across organizations: open and scheduled rooms are few.
+        Index("ix_rooms_status", "status", "scheduled_start"),
         # A timetable lesson has one room per day, whichever process prepares it first.
         UniqueConstraint("org_id", "lesson_id", "lesson_date"),
     )
@@ -101,7 +103,8 @@ class RoomInvitee(Base):
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "room_id"], ["rooms.org_id", "rooms.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["org_id", "member_id"], ["memberships.org_id", "memberships.id"], ondelete="CASCADE"),
-        Index("ix_room_invitees_member", "org_id", "member_id"),
+        # Covering (see ix_conversation_members_member): a stream connection asks it for every person.
+        Index("ix_room_invitees_member", "org_id", "member_id", "room_id"),
     )
 
     org_id: Mapped[str] = mapped_column(String(26), primary_key=True)

@@ -112,8 +112,8 @@ class ParticipantOut(Schema):
 
 
 class Snapshot(Schema):
-    """The room as a joiner first sees it. Shared by everyone who joins in the same moment, so up to
-    a second old: apply the room's stream events with a position above `position` on top of it."""
+    """The room as a joiner first sees it. Shared by everyone who joins in the same moments, so a few
+    seconds old: apply the room's stream events with a position above `position` on top of it."""
 
     room: RoomOut
     participants: list[ParticipantOut]

@@ -87,7 +87,7 @@ from tack.rooms.schemas import (
 # A first join this long after the start counts as late.
 LATE_AFTER = timedelta(minutes=5)
 # How long a shared snapshot is handed out before it is computed again.
-SNAPSHOT_TTL_S = 1.0
+SNAPSHOT_TTL_S = 3.0
 SEATED_STATES = (ParticipantState.joined,)
 
 
@@ -208,6 +208,51 @@ async def _teaches_class(db: AsyncSession, ctx: OrgContext, conversation: Conver
             )
         ).scalar_one()
     )
+
+
+def _role_from(ctx: OrgContext, room: Room, *, in_group: bool, invited: bool) -> str:
+    if room.host_member_id == ctx.member.id:
+        return ParticipantRole.host
+    if room.conversation_id and in_group:
+        if room.kind == RoomKind.klass and ctx.has_role(Role.teacher):
+            # Every teacher of the class in its group runs the class with the others.
+            return ParticipantRole.host
+        return ParticipantRole.attendee
+    if not room.conversation_id and invited:
+        return ParticipantRole.attendee
+    if ctx.is_admin:
+        return ParticipantRole.attendee
+    raise _room_not_found()
+
+
+async def _room_role_and_seat(db: AsyncSession, ctx: OrgContext, room_id: str) -> tuple[Room, str, Participant | None]:
+    """The room, the caller's role in it (404 when they may not join) and their participant row, in
+    one statement: a join runs it, and 8:00 runs thousands of joins."""
+    me = ctx.member.id
+    in_group = (
+        select(ConversationMember.member_id)
+        .where(ConversationMember.org_id == Room.org_id, ConversationMember.conversation_id == Room.conversation_id,
+               ConversationMember.member_id == me)
+        .exists()
+    )
+    invited = (
+        select(RoomInvitee.member_id)
+        .where(RoomInvitee.org_id == Room.org_id, RoomInvitee.room_id == Room.id, RoomInvitee.member_id == me)
+        .exists()
+    )
+    row = (
+        await db.execute(
+            select(Room, Participant, in_group, invited)
+            .outerjoin(Participant, (Participant.org_id == Room.org_id) & (Participant.room_id == Room.id)
+                       & (Participant.member_id == me))
+            .where(Room.org_id == ctx.org_id, Room.id == room_id)
+        )
+    ).first()
+    if row is None:
+        raise _room_not_found()
+    room, participant, is_in_group, is_invited = row
+    _remember_host(room)
+    return room, _role_from(ctx, room, in_group=bool(is_in_group), invited=bool(is_invited)), participant
 
 
 async def role_in(db: AsyncSession, ctx: OrgContext, room: Room) -> str:
@@ -577,10 +622,8 @@ class Joined:
 async def join(db: AsyncSession, ctx: OrgContext, room_id: str, *, ticket: str | None) -> Joined:
     """Give the caller a seat (or their held one back). The caller is admitted already and the write
     transaction is open."""
-    room = await _load_room(db, ctx.org_id, room_id)
-    role = await role_in(db, ctx, room)
+    room, role, p = await _room_role_and_seat(db, ctx, room_id)
     me = ctx.member.id
-    p = await _participant(db, ctx.org_id, room.id, me)
     if p is not None and p.state == ParticipantState.removed:
         raise RoomRemoved()
     if room.status == RoomStatus.ended:
@@ -685,11 +728,18 @@ def ticket_for(ctx: OrgContext, joined: Joined, snapshot: Snapshot) -> TicketOut
 
 async def leave(db: AsyncSession, ctx: OrgContext, room_id: str) -> None:
     """Leave the room. Always succeeds: also when not in it, or when the room is gone."""
-    p = await _participant(db, ctx.org_id, room_id, ctx.member.id)
-    if p is None or p.state not in (ParticipantState.joined, ParticipantState.waiting):
+    row = (
+        await db.execute(
+            select(Participant, Room)
+            .join(Room, (Room.org_id == Participant.org_id) & (Room.id == Participant.room_id))
+            .where(Participant.org_id == ctx.org_id, Participant.room_id == room_id,
+                   Participant.member_id == ctx.member.id)
+        )
+    ).first()
+    if row is None:
         return
-    room = (await db.execute(scoped(Room, ctx.org_id).where(Room.id == room_id))).scalar_one_or_none()
-    if room is None:
+    p, room = row
+    if p.state not in (ParticipantState.joined, ParticipantState.waiting):
         return
     seated = p.state == ParticipantState.joined
     _close_visit(p, utcnow())
@@ -918,7 +968,7 @@ def forget_snapshot(room_id: str) -> None:
 
 
 async def snapshot_of(org_id: str, room_id: str) -> Snapshot:
-    """The room's snapshot: computed at most once a second per room however many join at once (the
+    """The room's snapshot: computed at most once every SNAPSHOT_TTL_S per room however many join (the
     first asker computes it in a session of its own; the others wait for that one)."""
     cached = _snapshots.get(room_id)
     now = time.monotonic()
@@ -1177,6 +1227,7 @@ async def open_lessons_due(db: AsyncSession, *, within: timedelta) -> int:
         (
             await db.execute(
                 select(Room.org_id, Room.lesson_id).where(
+                    Room.org_id.in_({lesson.org_id for lesson, _ in lessons}),
                     Room.lesson_id.in_([lesson.id for lesson, _ in lessons]), Room.lesson_date == today)
             )
         ).all()

@@ -88,15 +88,15 @@ async def forecast(db: AsyncSession, org_ids: list[str] | None = None, *, now: d
     end = local + FORECAST_WINDOW
     if end.date() != local.date():
         end = local.replace(hour=23, minute=59)
+    # Counted per lesson in the window only (the primary key's prefix), not over every group.
     class_size = (
-        select(ConversationMember.org_id, ConversationMember.conversation_id, func.count().label("people"))
-        .group_by(ConversationMember.org_id, ConversationMember.conversation_id)
-        .subquery()
+        select(func.count())
+        .where(ConversationMember.org_id == Lesson.org_id, ConversationMember.conversation_id == Lesson.conversation_id)
+        .scalar_subquery()
     )
-    lessons = select(Lesson.org_id, Lesson.starts_at, class_size.c.people).join(
-        class_size, (class_size.c.org_id == Lesson.org_id) & (class_size.c.conversation_id == Lesson.conversation_id)
-    ).where(Lesson.weekday == local.isoweekday(), Lesson.starts_at > local.strftime("%H:%M"),
-            Lesson.starts_at <= end.strftime("%H:%M"))
+    lessons = select(Lesson.org_id, Lesson.starts_at, class_size).where(
+        Lesson.weekday == local.isoweekday(), Lesson.starts_at > local.strftime("%H:%M"),
+        Lesson.starts_at <= end.strftime("%H:%M"))
     if org_ids is not None:
         lessons = lessons.where(Lesson.org_id.in_(org_ids))
     result: dict[str, dict[str, Any]] = {}
