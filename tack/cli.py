@@ -135,6 +135,10 @@ def serve(
         http="httptools",
         log_level=settings.log_level,
         proxy_headers=True,
+        # Connections waiting to be accepted: at 8:00 thousands arrive within seconds; beyond the
+        # backlog the kernel drops them and clients time out instead of hearing "busy".
+        # (The kernel caps it at net.core.somaxconn.)
+        backlog=16384,
         # WebSocket-level pings find dead TCP connections of the stream (browsers answer them).
         ws_ping_interval=settings.stream_ping_seconds,
         ws_ping_timeout=settings.stream_ping_seconds,

@@ -121,3 +121,22 @@ async def test_a_cancelled_waiter_or_a_failing_holder_leaks_no_capacity() -> Non
     assert gate.in_flight == 0
     async with gate.admit(Priority.attendee):
         assert gate.in_flight == 1
+
+
+async def test_a_lagging_loop_turns_newcomers_away_at_once_but_not_rejoins_or_hosts(monkeypatch):
+    from tack.core import admission
+
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=4, max_queue=10, max_wait_s=5, shed_at_lag_s=1.0))
+    monkeypatch.setattr(admission, "current_lag", lambda: 2.0)
+    for priority in (Priority.attendee, Priority.state):
+        with pytest.raises(Busy) as refused:
+            async with gate.admit(priority):
+                pass
+        assert refused.value.details["reason"] == "overloaded"
+        assert refused.value.retry_after >= 8  # four times the lag: long enough for the loop to catch up
+    for priority in (Priority.leave, Priority.rejoin, Priority.host):
+        async with gate.admit(priority):
+            pass
+    monkeypatch.setattr(admission, "current_lag", lambda: 0.0)
+    async with gate.admit(Priority.attendee):
+        pass

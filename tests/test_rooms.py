@@ -14,6 +14,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from tack.core import admission
 from tack.core.admission import AdmissionConfig, AdmissionGate, Priority
 from tack.core.config import get_settings
 from tack.core.db import get_database, run_after_commit, utcnow
@@ -59,6 +60,7 @@ def tight_gate(monkeypatch):  # type: ignore[no-untyped-def]
     """A join gate with one place and no queue: one join in flight is an overload."""
     gate = AdmissionGate("room_join_test", AdmissionConfig(max_in_flight=1, max_queue=0, max_wait_s=5))
     monkeypatch.setattr(room_routes, "join_gate", lambda: gate)
+    monkeypatch.setattr(admission, "process_gate", lambda name=admission.ROOM_JOIN: gate)
     return gate
 
 
@@ -548,3 +550,49 @@ async def test_a_long_wait_to_join_is_a_warning(new_client, tight_gate, monkeypa
     load = check(await admin.get(f"/orgs/{org['id']}/room-load"), 200)
     assert load["live"]["longest_queue_wait_s"] == 3.5 and load["live"]["joins_per_minute"] == 1
     assert [w["kind"] for w in load["warnings"]] == ["queue_wait"]
+
+
+async def test_under_overload_a_stream_connection_is_told_when_to_come_back(new_client, stream_server, tight_gate):
+    from tests.streams import connect, live_stream
+
+    org, _, (teacher, _), _, _ = await school_class(new_client)
+    release = asyncio.Event()
+    held = asyncio.Event()
+
+    async def busy_work() -> None:
+        async with tight_gate.admit(Priority.attendee):
+            held.set()
+            await release.wait()
+
+    blocker = asyncio.create_task(busy_work())
+    await held.wait()
+    try:
+        stream = await connect(stream_server, teacher)
+        await stream.send({"type": "hello"})
+        code, frames = await stream.closed()
+        assert code == 4503
+        assert frames[-1]["type"] == "error" and frames[-1]["code"] == "busy" and frames[-1]["retry_after"] >= 1
+    finally:
+        release.set()
+        await blocker
+    # Once the surge passes, it connects as always.
+    stream = await live_stream(stream_server, teacher)
+    await stream.close()
+    assert org["id"]
+
+
+async def test_a_shared_snapshot_comes_with_the_events_since_it_was_taken(new_client):
+    org, _, (teacher, _), [(ann, _), (ben, _)], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    first = await join(ann, org, room)  # takes the room's shared snapshot
+    check(await ann.post(room_url(org, room, "/hand"), json={"raised": True}), 200)
+    later = await join(ben, org, room)
+    # The same shared snapshot, a moment old: Ann's hand is not in it, but in its events.
+    assert later["snapshot"]["position"] == first["snapshot"]["position"]
+    assert later["snapshot"]["hands"] == []
+    kinds = [(e["kind"], e["data"]["participant"]["id"]) for e in later["snapshot"]["events"]]
+    assert ("room.participant_updated", first["participant"]["id"]) in kinds
+    assert ("room.participant_joined", later["participant"]["id"]) in kinds
+    assert all(e["position"] > later["snapshot"]["position"] for e in later["snapshot"]["events"])
+    again = check(await ben.get(room_url(org, room, "/snapshot")), 200)
+    assert any(e["kind"] == "room.participant_updated" for e in again["events"])

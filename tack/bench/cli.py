@@ -122,3 +122,100 @@ def chat(
         if not as_json:
             print("\nFAILED: messages were lost or sends failed.")
         raise typer.Exit(1)
+
+
+@bench_app.command("join-storm")
+def join_storm(
+    students: int = typer.Option(10000, min=1, max=100000, help="Students, each with their own connections."),
+    classes: int = typer.Option(330, min=1, max=10000, help="Classes: one teacher and students/classes students each."),
+    window: float = typer.Option(10.0, min=0.1, max=3600, help="Seconds within which every student arrives "
+                                                              "(each at a uniformly random moment)."),
+    sign_in_share: float = typer.Option(0.05, min=0.0, max=1.0, help="Share of students not signed in beforehand: "
+                                                                     "they sign in with their password first."),
+    drop_share: float = typer.Option(0.10, min=0.0, max=1.0, help="Share of students whose connection drops once "
+                                                                  "they are in; they rejoin with their ticket."),
+    hold: float = typer.Option(5.0, min=0.0, max=3600, help="Seconds everyone holds their connections once all "
+                                                            "are in, before they leave."),
+    give_up: float = typer.Option(120.0, min=1.0, max=3600, help="Seconds after the window a refused student "
+                                                                 "keeps trying before counting as failed."),
+    no_admission: bool = typer.Option(False, "--no-admission",
+                                      help="Compare without admission control: a server the bench starts gets "
+                                           "TACK_ROOM_ADMISSION=off; with --url this only labels the run (start "
+                                           "that server with TACK_ROOM_ADMISSION=off)."),
+    http_connections: int = typer.Option(0, min=0, max=100000, help="Most HTTP connections at once (0: as many "
+                                                                    "as the open-file limit leaves room for)."),
+    seed: int = typer.Option(None, help="Random seed of the arrival moments and of who signs in or drops."),
+    url: str = typer.Option(None, help="A running server, e.g. http://127.0.0.1:8700; without it the bench starts "
+                                       "one with a fresh database."),
+    database_url: str = typer.Option(None, help="With --url (required): the database that server uses; the bench "
+                                                "writes the school straight into it. Without --url: a PostgreSQL "
+                                                "server to create the started server's fresh database on."),
+    redis_url: str = typer.Option(None, help="For the server the bench starts: Redis for fan-out."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
+) -> None:
+    """A school's 8:00: every student joins their class's room within the window, holds the stream, a
+    share drops and rejoins, then all leave.
+
+    Exits with 1 when a join or a rejoin was lost (or anything else failed), 2 when the bench could not run.
+    """
+    from tack.bench.joinstorm import JoinStormConfig, JoinStormServer, format_report, run_join_storm
+    from tack.bench.server import BenchError
+
+    out = sys.stderr if as_json else sys.stdout
+
+    def progress(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    if url and not database_url:
+        raise typer.BadParameter(
+            "with --url, say which database that server uses: the bench writes the school (accounts, classes, "
+            "sessions) straight into it, because creating thousands of accounts through the API would cost "
+            "thousands of deliberately slow password hashes", param_hint="--database-url")
+    if url and redis_url:
+        raise typer.BadParameter("--redis-url is for a server the bench starts, not with --url")
+    if classes > students:
+        raise typer.BadParameter("fewer students than classes", param_hint="--classes")
+    config = JoinStormConfig(students=students, classes=classes, window=window, sign_in_share=sign_in_share,
+                             drop_share=drop_share, hold=hold, give_up=give_up, admission=not no_admission,
+                             http_connections=http_connections, seed=seed)
+    try:
+        if url:
+            config.url = _loopback_only(url)
+            config.database_url = database_url
+            where = f"server at {config.url} (CPU and memory from its /metrics)"
+            results = run_join_storm(config, probe_pid=None, progress=progress)
+        else:
+            # Before the server starts: it inherits the raised open-file limit.
+            from tack.bench.joinstorm import raise_open_file_limit
+
+            raise_open_file_limit()
+            with JoinStormServer(admission=not no_admission, database_url=database_url, redis_url=redis_url,
+                                 workers=1, progress=progress) as server:
+                config.url = server.url
+                config.database_url = server.database_url
+                assert server.process is not None
+                where = f"a server it started ({server.database_description}" + (", Redis" if redis_url else "") + ")"
+                try:
+                    results = run_join_storm(config, probe_pid=server.process.pid, progress=progress)
+                except BaseException:
+                    if server.process is not None and server.process.poll() is not None:
+                        progress(f"The server exited with {server.process.returncode}. Its log:\n" + server.log_tail())
+                    raise
+    except BenchError as exc:
+        progress(f"The bench could not run: {exc}")
+        raise typer.Exit(2) from None
+    except TimeoutError:
+        progress("The bench ran out of time (see its progress lines above) and stopped.")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        progress("Interrupted.")
+        raise typer.Exit(130) from None
+    results["server"] = "started" if not url else config.url
+    if as_json:
+        print(json.dumps(results, sort_keys=True))
+    else:
+        print(format_report(results, where=where))
+    if results["failed"] or results["lost_rejoins"]:
+        if not as_json:
+            print("\nFAILED: joins or rejoins were lost, or students did not get through (see above).")
+        raise typer.Exit(1)

@@ -31,6 +31,7 @@ from enum import IntEnum
 from prometheus_client import Counter, Gauge, Histogram
 
 from tack.core.errors import TackError
+from tack.core.loop_lag import current_lag
 
 # Waits shorter than this are not worth remembering for warnings.
 RECENT_WAIT_FLOOR_S = 0.05
@@ -68,8 +69,12 @@ class AdmissionConfig:
     max_queue: int = 2000
     max_wait_s: float = 10.0
     # Bounds of the Retry-After a refused caller is given (clients add their own jitter).
-    min_retry_s: int = 1
-    max_retry_s: int = 30
+    min_retry_s: int = 2
+    max_retry_s: int = 60
+    # When the process's event loop already runs this late (seconds), new attendees and state
+    # loads are turned away at once: the work in flight is more than the loop can carry, whatever
+    # the gate counted (HTTP parsing, sign-in checks and fan-out share the loop with joins).
+    shed_at_lag_s: float = 1.0
 
 
 ADMITTED = Counter("tack_admission_admitted_total", "Work admitted by an admission gate.", ["gate", "priority"])
@@ -77,7 +82,8 @@ REFUSED = Counter("tack_admission_refused_total", "Work refused by an admission 
 IN_FLIGHT = Gauge("tack_admission_in_flight", "Work running under an admission gate.", ["gate"])
 QUEUED = Gauge("tack_admission_queued", "Work waiting at an admission gate.", ["gate"])
 LONGEST_WAIT = Gauge(
-    "tack_admission_longest_wait_seconds", "The longest wait of admitted work at an admission gate since start.",
+    "tack_admission_longest_wait_seconds",
+    "The longest wait of admitted work at an admission gate since start (state loads not counted).",
     ["gate"],
 )
 QUEUE_WAIT = Histogram(
@@ -136,6 +142,8 @@ class AdmissionGate:
 
     async def _enter(self, priority: Priority) -> None:
         config = self.config
+        if priority >= Priority.attendee and current_lag() >= config.shed_at_lag_s:
+            self._refuse("overloaded", self._ahead_of(priority) + 1)
         if self.in_flight < config.max_in_flight and not self._ahead_of(priority):
             self._start(priority, waited=0.0)
             return
@@ -173,6 +181,8 @@ class AdmissionGate:
         IN_FLIGHT.labels(self.name).set(self.in_flight)
         ADMITTED.labels(self.name, priority.name).inc()
         QUEUE_WAIT.labels(self.name).observe(waited)
+        if priority == Priority.state:
+            return  # the longest wait and the early warnings are about people getting in
         if waited >= RECENT_WAIT_FLOOR_S:
             self._recent_waits.append((time.monotonic(), waited))
         if waited > self.longest_wait_s:
@@ -218,7 +228,51 @@ class AdmissionGate:
     def _refuse(self, reason: str, position: int) -> None:
         config = self.config
         rate = self._rate if self._rate > 0 else config.max_in_flight / max(config.max_wait_s, 1.0)
-        retry = math.ceil(position / rate) if rate > 0 else config.max_retry_s
+        # Come back when the line as it is now has been served: a refused caller rejoins at its end,
+        # and a herd told "1 s" would only come back as a herd.
+        line = max(position, self.queued + self.in_flight)
+        retry = math.ceil(line / rate) if rate > 0 else config.max_retry_s
+        if reason == "overloaded":
+            retry = max(retry, math.ceil(current_lag() * 4))
         retry_after = max(config.min_retry_s, min(config.max_retry_s, retry))
         REFUSED.labels(self.name, reason).inc()
         raise Busy(gate=self.name, reason=reason, position=position, retry_after=retry_after)
+
+
+_gates: dict[str, AdmissionGate] = {}
+ROOM_JOIN = "room_join"
+STREAM_OPEN = "stream_open"
+
+
+def process_gate(name: str = ROOM_JOIN) -> AdmissionGate | None:
+    """This process's gate of one kind of surge work: room joins ("room_join"), or the opening of
+    stream connections ("stream_open": their replay is an initial state load, and a reconnect storm
+    after a network blip is one too). None when TACK_ROOM_ADMISSION is off."""
+    from tack.core.config import get_settings
+
+    settings = get_settings()
+    if not settings.room_admission:
+        return None
+    gate = _gates.get(name)
+    if gate is None:
+        if name == STREAM_OPEN:
+            config = AdmissionConfig(max_in_flight=settings.stream_opens_in_flight,
+                                     max_queue=settings.stream_open_queue,
+                                     max_wait_s=settings.stream_open_wait_seconds)
+        else:
+            config = AdmissionConfig(max_in_flight=settings.room_joins_in_flight,
+                                     max_queue=settings.room_join_queue,
+                                     max_wait_s=settings.room_join_wait_seconds)
+        gate = _gates[name] = AdmissionGate(name, config)
+    return gate
+
+
+@contextlib.asynccontextmanager
+async def admitted(priority: Priority, gate_name: str = ROOM_JOIN) -> AsyncIterator[None]:
+    """`async with admitted(Priority.attendee): ...` through a process gate (or at once when off)."""
+    gate = process_gate(gate_name)
+    if gate is None:
+        yield
+        return
+    async with gate.admit(priority):
+        yield

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = 3.0
     # Seconds between re-checks of connected clients' sessions, tokens and memberships.
     stream_recheck_seconds: float = 30.0
+    # Stream connections opened (hello to live) at once per process, how many may wait, and how long,
+    # before the answer is "busy, come back in N s" (4503); TACK_ROOM_ADMISSION=off turns it off too.
+    stream_opens_in_flight: int = 16
+    stream_open_queue: int = 10000
+    stream_open_wait_seconds: float = 10.0
     # Origins besides the server's own whose pages may open the stream with the session cookie.
     stream_allowed_origins: str = ""
     # Turns on test-only endpoints; never set it in production.

@@ -24,7 +24,16 @@ LAG_SEEN = Histogram(
 )
 
 
+_worst_recent = 0.0
+
+
+def current_lag() -> float:
+    """The worst lag of the last WINDOW_S seconds (0 when nobody watches)."""
+    return _worst_recent
+
+
 async def watch_loop_lag(interval_s: float = 0.5) -> None:
+    global _worst_recent
     recent: deque[tuple[float, float]] = deque()  # (when, lag) of the last WINDOW_S seconds
     while True:
         expected = time.monotonic() + interval_s
@@ -34,7 +43,8 @@ async def watch_loop_lag(interval_s: float = 0.5) -> None:
         recent.append((now, lag))
         while recent and recent[0][0] < now - WINDOW_S:
             recent.popleft()
-        LAG.set(max(seen for _, seen in recent))
+        _worst_recent = max(seen for _, seen in recent)
+        LAG.set(_worst_recent)
         LAG_SEEN.observe(lag)
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from fastapi import Query, Response, status
 from prometheus_client import Counter, Histogram
 
-from tack.core.admission import AdmissionConfig, AdmissionGate, Busy, Priority
+from tack.core.admission import AdmissionGate, Busy, Priority, process_gate
 from tack.core.auth import DB
 from tack.core.config import get_settings
 from tack.core.db import begin_write, commit_now, deferred_write, release_connection
@@ -60,26 +60,9 @@ JOIN_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
 )
 
-_gate: AdmissionGate | None = None
-
-
 def join_gate() -> AdmissionGate | None:
-    """This process's admission gate for joins (None when TACK_ROOM_ADMISSION is off)."""
-    global _gate
-    settings = get_settings()
-    if not settings.room_admission:
-        return None
-    if _gate is None:
-        _gate = AdmissionGate("room_join", AdmissionConfig(
-            max_in_flight=settings.room_joins_in_flight, max_queue=settings.room_join_queue,
-            max_wait_s=settings.room_join_wait_seconds,
-        ))
-    return _gate
-
-
-def reset_join_gate() -> None:
-    global _gate
-    _gate = None
+    """The admission gate joins pass (tack/core/admission.py; None when TACK_ROOM_ADMISSION is off)."""
+    return process_gate()
 
 
 @contextlib.asynccontextmanager
@@ -135,7 +118,7 @@ async def get_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
 async def get_snapshot(room_id: IdPath, ctx: OrgMember, db: DB) -> Snapshot:
     """The room's shared snapshot (see docs/rooms.md): what a joiner first sees."""
     await service.get_room(db, ctx, room_id)
-    return await service.snapshot_of(ctx.org_id, room_id)
+    return await service.current_snapshot(db, ctx.org_id, room_id)
 
 
 @router.post(ROOM + "/start", response_model=RoomOut, status_code=status.HTTP_200_OK)
@@ -178,7 +161,7 @@ async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> Ti
             # Committed here, so the snapshot (read with a connection of its own) does not need a
             # second connection while this one is held.
             await commit_now(db)
-        snapshot = await service.snapshot_of(ctx.org_id, room_id)
+        snapshot = await service.current_snapshot(db, ctx.org_id, room_id)
         ticket = service.ticket_for(ctx, joined, snapshot)
     except Busy:
         JOINS.labels("refused").inc()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
@@ -121,6 +121,12 @@ class Snapshot(Schema):
     hands: list[str] = Field(description="Participant ids with a raised hand, in the order raised.")
     position: int = Field(description="The organization's stream position this snapshot reflects.")
     taken_at: datetime
+    events: list[dict[str, Any]] = Field(
+        default=[],
+        description="The room's stream events after `position`, up to this answer, as the stream sends them: "
+                    "apply them on top (then later ones from the stream). A shared snapshot can be a few "
+                    "seconds old; with these it is current.",
+    )
 
 
 class MediaOut(Schema):

@@ -76,3 +76,16 @@ class StreamInternalError(StreamError):
     code = "internal_error"
     message = "Something went wrong on the server. Reconnect and resume from your positions."
     close_code = 1011
+
+
+class StreamBusy(StreamError):
+    """Admission control turned the connection away for now (tack/core/admission.py)."""
+
+    status_code = 503
+    code = "busy"
+    message = "The server is very busy right now. Connect again in a few seconds."
+    close_code = 4503
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(details={"retry_after": retry_after})
+        self.retry_after = retry_after

@@ -123,4 +123,8 @@ def result_error_frame(call_id: str | None, status: int, code: str, message: str
 
 
 def error_frame(error: StreamError) -> str:
-    return dumps({"type": "error", "code": error.code, "message": error.message})
+    frame = {"type": "error", "code": error.code, "message": error.message}
+    retry_after = (error.details or {}).get("retry_after") if isinstance(error.details, dict) else None
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return dumps(frame)

@@ -21,6 +21,7 @@ from fastapi import WebSocket
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tack.core.admission import STREAM_OPEN, Busy, Priority, admitted
 from tack.core.auth import SESSION_COOKIE, Principal, resolve_bearer, resolve_session_cookie
 from tack.core.config import get_settings
 from tack.core.db import _commit_bookkeeping
@@ -44,6 +45,7 @@ from tack.stream.errors import (
     OriginNotAllowed,
     ProtocolError,
     SessionEnded,
+    StreamBusy,
     StreamError,
     StreamInternalError,
     StreamNotAuthenticated,
@@ -212,7 +214,13 @@ async def _read(hub: Hub, conn: Connection, caller: Caller) -> None:
         raise ProtocolError("Frames are JSON text, not binary.")
     conn.last_heard = time.monotonic()
     hello = schemas.parse_hello(text)
-    await open_stream(hub, conn, caller, hello)
+    # Opening (the replay) is an initial state load: under a surge a bounded number open at once,
+    # the others wait in line, and beyond it the client is told to come back (4503, retry_after).
+    try:
+        async with admitted(Priority.state, STREAM_OPEN):
+            await open_stream(hub, conn, caller, hello)
+    except Busy as busy:
+        raise StreamBusy(busy.retry_after) from None
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":

@@ -1,4 +1,5 @@
 /** Shapes of the API's bodies (see tack/identity/schemas.py and tack/orgs/schemas.py). */
+import type { StreamEvent } from "../stream/StreamClient";
 
 export type OrgKind = "company" | "school";
 export type DepartmentKind = "department" | "grade" | "class";
@@ -464,6 +465,8 @@ export interface RoomSnapshot {
   hands: string[];
   position: number;
   taken_at: string;
+  /** The room's stream events after `position` up to the answer (docs/rooms.md): applied on top. */
+  events?: StreamEvent[];
 }
 
 export interface MediaInfo {

@@ -30,6 +30,19 @@ const names = (list: { display_name: string }[]) => list.map((p) => p.display_na
 const raised = (p: typeof studentA, at: string) => ({ ...p, hand_raised: true, hand_raised_at: at });
 
 describe("room state: the join's snapshot with the room's events on top", () => {
+  it("brings a shared, older snapshot up to date with the events its answer carries", () => {
+    const late = snapshot({
+      participants: [teacher],
+      participant_count: 1,
+      events: [joined(101, studentA, 2), updated(102, raised(studentA, "2026-03-02T08:01:10Z")), joined(103, studentB, 3)],
+    });
+    // The page's own copy of event 102 (from the stream) changes nothing a second time.
+    const state = rebase(late, [updated(102, raised(studentA, "2026-03-02T08:01:10Z"))]);
+    expect(names(joinedParticipants(state))).toEqual(["王老师", "李明", "张华"]);
+    expect(names(raisedHands(state))).toEqual(["李明"]);
+    expect(state.position).toBe(103);
+  });
+
   it("starts from the snapshot: participants, hands in the server's order, count, position", () => {
     const c = participant("P_C", "赵六", { hand_raised: true, hand_raised_at: "2026-03-02T08:00:30Z" }, 30);
     const a = raised(studentA, "2026-03-02T08:00:40Z");

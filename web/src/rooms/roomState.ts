@@ -2,7 +2,8 @@
  * The state of one room as a participant sees it: the join's snapshot with the room's stream events
  * applied on top (docs/rooms.md). Pure functions, no React.
  *
- * - A snapshot is taken at an event-log `position` (and may be up to a second old): only events with
+ * - A snapshot is taken at an event-log `position` (and may be a few seconds old; its `events` bring it
+ *   up to the answer): only events with
  *   a higher position are applied over it; an event at or below the last applied position is a
  *   replay and changes nothing.
  * - Answers of my own requests (raise a hand, mute someone) carry no position. One is applied only if
@@ -148,7 +149,8 @@ export function applyRoomEvents(state: RoomState, events: readonly StreamEvent[]
 
 /** A new snapshot (after a rejoin), with the events seen since it was taken applied on top. */
 export function rebase(snapshot: RoomSnapshot, events: readonly StreamEvent[]): RoomState {
-  return applyRoomEvents(fromSnapshot(snapshot), events);
+  // The answer's own events first make a shared (older) snapshot current; replays change nothing.
+  return applyRoomEvents(fromSnapshot(snapshot), [...(snapshot.events ?? []), ...events]);
 }
 
 /** A participant as my own request's answer has it: kept only if no event changed them since `sentAt`. */
