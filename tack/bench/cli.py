@@ -136,7 +136,7 @@ def join_storm(
                                                                   "they are in; they rejoin with their ticket."),
     hold: float = typer.Option(5.0, min=0.0, max=3600, help="Seconds everyone holds their connections once all "
                                                             "are in, before they leave."),
-    give_up: float = typer.Option(120.0, min=1.0, max=3600, help="Seconds after the window a refused student "
+    give_up: float = typer.Option(600.0, min=1.0, max=3600, help="Seconds after the window a refused student "
                                                                  "keeps trying before counting as failed."),
     no_admission: bool = typer.Option(False, "--no-admission",
                                       help="Compare without admission control: a server the bench starts gets "

@@ -81,7 +81,7 @@ class JoinStormConfig:
     sign_in_share: float = 0.05  # students who sign in with their password in the window
     drop_share: float = 0.10  # students whose connection drops once they are in, and who rejoin
     hold: float = 5.0  # seconds everyone holds their connections once all are in
-    give_up: float = 120.0  # seconds after the window a student keeps trying to get in
+    give_up: float = 600.0  # seconds after the window a student keeps trying to get in
     admission: bool = True  # only a label with --url; a started server gets TACK_ROOM_ADMISSION
     http_connections: int = 0  # 0: as many as the open-file limit leaves room for
     seed: int | None = None

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     # before the answer is "busy, come back in N s" (4503); TACK_ROOM_ADMISSION=off turns it off too.
     stream_opens_in_flight: int = 16
     stream_open_queue: int = 10000
-    stream_open_wait_seconds: float = 10.0
+    # Waiting costs a socket and a coroutine; a refusal costs the client a new handshake and sign-in
+    # check, so connections wait rather long (but less than a heartbeat timeout).
+    stream_open_wait_seconds: float = 30.0
     # Origins besides the server's own whose pages may open the stream with the session cookie.
     stream_allowed_origins: str = ""
     # Turns on test-only endpoints; never set it in production.
@@ -90,7 +92,8 @@ class Settings(BaseSettings):
     room_media_token_seconds: float = 300.0
     # Early warning (docs/rooms.md "Early warning"): joins a minute this installation was measured
     # to take (tack bench join-storm), and the thresholds that warn organization administrators.
-    room_join_capacity_per_minute: int = 6000
+    # 10,000 students took 3 to 5 minutes on 2 cores with SQLite (docs/benchmarks.md): about 2,000.
+    room_join_capacity_per_minute: int = 2000
     room_warn_joins_per_minute: int = 0  # 0: 80% of the capacity
     room_warn_queue_wait_seconds: float = 2.0
     # The media server (Janus) clients connect to, and the secret its signed tokens are checked

@@ -218,6 +218,8 @@ async def _read(hub: Hub, conn: Connection, caller: Caller) -> None:
     # the others wait in line, and beyond it the client is told to come back (4503, retry_after).
     try:
         async with admitted(Priority.state, STREAM_OPEN):
+            # The wait in line was the server's, not the client's silence (heartbeats count from here).
+            conn.last_heard = time.monotonic()
             await open_stream(hub, conn, caller, hello)
     except Busy as busy:
         raise StreamBusy(busy.retry_after) from None
