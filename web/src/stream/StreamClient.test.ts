@@ -192,6 +192,20 @@ describe("StreamClient", () => {
     expect(client.getState()).toBe("live");
   });
 
+  it("waits as long as a busy server asks before connecting again (4503)", async () => {
+    const { client, net } = setup({ random: () => 0.5 });
+    client.start();
+    const first = net.last();
+    first.open();
+    first.receive({ type: "error", code: "busy", message: "busy", retry_after: 7 });
+    first.serverClose(4503);
+    expect(client.getState()).toBe("offline");
+    await vi.advanceTimersByTimeAsync(7000);
+    expect(net.sockets).toHaveLength(1); // not before 7 s, plus jitter
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(net.sockets).toHaveLength(2);
+  });
+
   it("backs off with full jitter, 1 s doubling to 60 s, and starts over after a stable connection", async () => {
     const random = vi.fn(() => 0.999);
     const { client, net } = setup({ random });

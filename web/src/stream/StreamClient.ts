@@ -129,6 +129,8 @@ export class StreamClient {
   private listeners = new Set<Listener>();
   private stateListeners = new Set<StateListener>();
   private attempt = 0;
+  /** How long a busy server asked us to wait before connecting again (ms), once. */
+  private serverRetryMs = 0;
   private running = false;
   /** `ready` came: the positions are known (the replay follows). */
   private ready = false;
@@ -299,7 +301,12 @@ export class StreamClient {
     if (!this.running) return;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.setState("offline");
-    const delay = backoffDelay(this.attempt, this.options.random, this.options.baseDelayMs, this.options.maxDelayMs);
+    let delay = backoffDelay(this.attempt, this.options.random, this.options.baseDelayMs, this.options.maxDelayMs);
+    if (this.serverRetryMs > 0) {
+      // Not before the server said (close 4503), plus up to a second of jitter so a crowd spreads out.
+      delay = Math.max(delay, this.serverRetryMs + (this.options.random ?? Math.random)() * 1000);
+      this.serverRetryMs = 0;
+    }
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
@@ -415,7 +422,8 @@ export class StreamClient {
         this.handleResync(frame);
         return;
       case "error":
-        // The close that follows says what to do.
+        // The close that follows says what to do; a busy server also says when to come back.
+        if (frame.code === "busy") this.serverRetryMs = (toNumber(frame.retry_after) ?? 0) * 1000;
         return;
       default:
         return;
