@@ -596,3 +596,79 @@ async def test_a_shared_snapshot_comes_with_the_events_since_it_was_taken(new_cl
     assert all(e["position"] > later["snapshot"]["position"] for e in later["snapshot"]["events"])
     again = check(await ben.get(room_url(org, room, "/snapshot")), 200)
     assert any(e["kind"] == "room.participant_updated" for e in again["events"])
+
+
+# ---- guests ---------------------------------------------------------------------------------------------------
+
+
+async def test_guests_join_a_meeting_by_link_and_passcode(new_client):
+    owner, org = await owner_with_org(new_client)
+    member, member_row = await add_member(new_client, owner, org)
+    room = check(await owner.post(f"/orgs/{org['id']}/rooms", json={
+        "kind": "meeting", "title": "Open day", "allow_guests": True, "invitee_ids": [member_row["id"]]}), 201)
+    code, passcode = room["guest_code"], room["guest_passcode"]
+    assert code and passcode and len(passcode) == 6
+    # Only hosts see the link and passcode.
+    assert check(await member.get(room_url(org, room)), 200)["guest_code"] is None
+    await join(owner, org, room)
+
+    guest = new_client(csrf=False)
+    info = check(await guest.get(f"/guest/rooms/{code}"), 200)
+    assert info == {"title": "Open day", "org_name": org["name"], "status": "open", "waiting_room": False}
+    response = await guest.post(f"/guest/rooms/{code}/join", json={"display_name": "Visitor", "passcode": "000000"
+                                                                   if passcode != "000000" else "111111"})
+    assert response.status_code == 403 and error_code(response) == "wrong_passcode"
+    ticket = check(await guest.post(f"/guest/rooms/{code}/join",
+                                    json={"display_name": "Visitor", "passcode": passcode}), 200)
+    assert ticket["participant"]["guest"] is True and ticket["participant"]["member_id"] is None
+    assert ticket["media"]["token"]
+    # The host sees the guest, and so does the guest's own poll.
+    people = check(await owner.get(room_url(org, room, "/participants")), 200)
+    assert [p["display_name"] for p in people if p["guest"]] == ["Visitor"]
+    state = check(await guest.post(f"/guest/rooms/{code}/state", json={"ticket": ticket["ticket"]}), 200)
+    assert state["room"]["id"] == room["id"]
+    assert check(await guest.post(f"/guest/rooms/{code}/hand", json={"ticket": ticket["ticket"], "raised": True}),
+                 200)["hand_raised"] is True
+    # A reload: the same seat back with the ticket.
+    again = check(await guest.post(f"/guest/rooms/{code}/join",
+                                   json={"display_name": "Visitor", "passcode": passcode, "ticket": ticket["ticket"]}),
+                  200)
+    assert again["rejoined"] is True and again["participant"]["id"] == ticket["participant"]["id"]
+    # A member's ticket is no guest ticket, and a guest ticket is no member's.
+    member_ticket = await join(member, org, room)
+    response = await guest.post(f"/guest/rooms/{code}/state", json={"ticket": member_ticket["ticket"]})
+    assert response.status_code == 403 and error_code(response) == "ticket_invalid"
+    response = await member.post(room_url(org, room, "/join"), json={"ticket": ticket["ticket"]})
+    assert response.status_code == 403 and error_code(response) == "ticket_invalid"
+    # Removed by the host: that ticket is done.
+    check(await owner.delete(room_url(org, room, f"/participants/{ticket['participant']['id']}")), 204)
+    response = await guest.post(f"/guest/rooms/{code}/state", json={"ticket": ticket["ticket"]})
+    assert response.status_code == 403 and error_code(response) == "room_removed"
+    assert (await guest.post(f"/guest/rooms/{code}/leave", json={"ticket": ticket["ticket"]})).status_code == 204
+    rows = check(await owner.get(room_url(org, room, "/attendance")), 200)["rows"]
+    assert any(r["display_name"] == "Visitor" and r["member_id"] is None for r in rows)
+
+
+async def test_guest_leaving_frees_the_seat_and_bad_links_are_throttled(new_client, monkeypatch):
+    owner, org = await owner_with_org(new_client)
+    room = check(await owner.post(f"/orgs/{org['id']}/rooms", json={
+        "kind": "meeting", "title": "Small", "allow_guests": True, "capacity": 2}), 201)
+    code, passcode = room["guest_code"], room["guest_passcode"]
+    await join(owner, org, room)
+    first, second = new_client(csrf=False), new_client(csrf=False)
+    ticket = check(await first.post(f"/guest/rooms/{code}/join", json={"display_name": "A", "passcode": passcode}),
+                   200)
+    response = await second.post(f"/guest/rooms/{code}/join", json={"display_name": "B", "passcode": passcode})
+    assert response.status_code == 409 and error_code(response) == "room_full"
+    assert (await first.post(f"/guest/rooms/{code}/leave", json={"ticket": ticket["ticket"]})).status_code == 204
+    check(await second.post(f"/guest/rooms/{code}/join", json={"display_name": "B", "passcode": passcode}), 200)
+    # Classes and meetings without guests have no link at all.
+    assert (await second.get("/guest/rooms/nosuchcode0")).status_code == 404
+    monkeypatch.setattr(get_settings(), "invitation_max_misses_per_address", 3)
+    prober = new_client(csrf=False, address="10.9.9.9")
+    for attempt in range(3):
+        response = await prober.post(f"/guest/rooms/{code}/join", json={"display_name": "X", "passcode": f"99{attempt}999"})
+        assert response.status_code == 403
+    response = await prober.get(f"/guest/rooms/{code}")
+    assert response.status_code == 429 and error_code(response) == "guest_throttled"
+    assert int(response.headers["Retry-After"]) >= 1

@@ -92,6 +92,9 @@ class Room(Base):
     waiting_room: Mapped[bool] = mapped_column(Boolean, default=False)
     capacity: Mapped[int] = mapped_column(Integer)
     seated: Mapped[int] = mapped_column(Integer, default=0)
+    # Guests by link and passcode (meetings only): the link's code and the passcode hosts share.
+    guest_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    guest_passcode: Mapped[str | None] = mapped_column(String(12))
     # The room's number on the media server (Janus rooms are numbered), unique per installation.
     media_room: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_by: Mapped[str] = mapped_column(String(26))
@@ -126,7 +129,9 @@ class Participant(Base):
     org_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     room_id: Mapped[str] = mapped_column(String(26))
-    member_id: Mapped[str] = mapped_column(String(26))
+    # None for a guest, who came by link and passcode without an account.
+    member_id: Mapped[str | None] = mapped_column(String(26))
+    guest: Mapped[bool] = mapped_column(Boolean, default=False)
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default=ParticipantRole.attendee)
     state: Mapped[str] = mapped_column(String(16), default=ParticipantState.joined)
@@ -135,7 +140,8 @@ class Participant(Base):
     first_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     visit_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the person's last stream connection closed while they held a seat; cleared when they
-    # are back. A seat dropped longer than the grace period is given up (tack/rooms/presence.py).
+    # are back. A seat dropped longer than the grace period is given up (tack/rooms/housekeeping.py).
+    # Guests have no stream: for them it is the time of their last poll, and the same rule applies.
     dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     present_seconds: Mapped[float] = mapped_column(Float, default=0.0)

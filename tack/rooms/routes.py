@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import Query, Response, status
+from fastapi import Path, Query, Request, Response, status
 from prometheus_client import Counter, Histogram
 
 from tack.core.admission import AdmissionGate, Busy, Priority, process_gate
@@ -24,13 +24,17 @@ from tack.core.config import get_settings
 from tack.core.db import begin_write, commit_now, deferred_write, release_connection
 from tack.core.errors import TackError
 from tack.core.ids import ID_PATTERN
-from tack.core.routing import domain_router
+from tack.core.routing import client_address, domain_router
 from tack.core.schemas import IdPath, LimitQuery, Page
 from tack.orgs.access import OrgAdmin, OrgMember
-from tack.rooms import service, warnings
+from tack.rooms import guests, service, warnings
 from tack.rooms.schemas import (
     Attendance,
     ClassRoomIn,
+    GuestHandIn,
+    GuestJoinIn,
+    GuestRoomInfo,
+    GuestTicketIn,
     HandIn,
     JoinIn,
     LessonIn,
@@ -287,3 +291,55 @@ async def get_room_load(ctx: OrgAdmin, db: DB) -> RoomLoad:
         warn_joins_per_minute=warnings.warn_joins_per_minute(), live=live, forecast=predicted,
         warnings=warnings.warnings_for(ctx.org_id, predicted, live),
     )
+
+
+# ---- guests (no sign-in: the guest's ticket is their credential) ----------------------------------------
+
+GUEST = "/guest/rooms/{guest_code}"
+GuestCodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{8,16}$", description="The code of the guest link.")]
+
+
+@router.get(GUEST, response_model=GuestRoomInfo, status_code=status.HTTP_200_OK)
+async def guest_room(guest_code: GuestCodePath, request: Request, db: DB) -> GuestRoomInfo:
+    """What the guest page shows before joining."""
+    return await guests.info(db, guest_code, address=client_address(request))
+
+
+@router.post(
+    GUEST + "/join", response_model=TicketOut, status_code=status.HTTP_200_OK,
+    responses={503: {"description": "Too many joins at once: wait `Retry-After` seconds and try again."}},
+)
+@deferred_write
+async def guest_join(guest_code: GuestCodePath, body: GuestJoinIn, request: Request, db: DB) -> TicketOut:
+    """Join a meeting as a guest, with the passcode the host shared."""
+    started = time.monotonic()
+    await release_connection(db)
+    async with _admitted(Priority.rejoin if body.ticket else Priority.attendee):
+        await begin_write(db)
+        joined = await guests.join(db, guest_code, body, address=client_address(request))
+        await commit_now(db)
+    snapshot = await service.current_snapshot(db, joined.room.org_id, joined.room.id)
+    JOINS.labels("rejoined" if joined.rejoined else "admitted").inc()
+    JOIN_SECONDS.observe(time.monotonic() - started)
+    return service.ticket_for(None, joined, snapshot)
+
+
+@router.post(GUEST + "/state", response_model=Snapshot, status_code=status.HTTP_200_OK)
+async def guest_state(guest_code: GuestCodePath, body: GuestTicketIn, request: Request, db: DB) -> Snapshot:
+    """The room now (guests have no stream: their page asks every few seconds)."""
+    room, _ = await guests.seen(db, guest_code, body.ticket, address=client_address(request))
+    return await service.current_snapshot(db, room.org_id, room.id)
+
+
+@router.post(GUEST + "/hand", response_model=ParticipantOut, status_code=status.HTTP_200_OK)
+async def guest_hand(guest_code: GuestCodePath, body: GuestHandIn, request: Request, db: DB) -> ParticipantOut:
+    return service.participant_out(
+        await guests.set_hand(db, guest_code, body.ticket, body.raised, address=client_address(request))
+    )
+
+
+@router.post(GUEST + "/leave", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def guest_leave(guest_code: GuestCodePath, body: GuestTicketIn, db: DB) -> Response:
+    """Leave. Always succeeds."""
+    await guests.leave(db, guest_code, body.ticket)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

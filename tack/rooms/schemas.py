@@ -60,6 +60,7 @@ class MeetingIn(Input):
     scheduled_start: MeetingTime | None = Field(default=None, description="Absent: the meeting opens now.")
     scheduled_end: MeetingTime | None = None
     waiting_room: bool = False
+    allow_guests: bool = Field(default=False, description="People without an account may join by link and passcode.")
     capacity: int | None = Field(default=None, ge=2, le=MAX_CAPACITY)
 
     @model_validator(mode="after")
@@ -95,12 +96,15 @@ class RoomOut(Schema):
     capacity: int
     seated: int
     my_role: RoleName | None = Field(default=None, description="The role the caller has or would have in it.")
+    guest_code: str | None = Field(default=None, description="Hosts only: the code of the guest link /guest/<code>.")
+    guest_passcode: str | None = Field(default=None, description="Hosts only: the passcode guests type.")
 
 
 class ParticipantOut(Schema):
     id: str
     room_id: str
-    member_id: str
+    member_id: str | None = Field(description="None for a guest.")
+    guest: bool = False
     display_name: str
     role: RoleName
     state: Literal["waiting", "joined", "left", "removed"]
@@ -181,7 +185,7 @@ class MediaVerified(Schema):
 
 
 class AttendanceRow(Schema):
-    member_id: str
+    member_id: str | None = Field(description="None for a guest.")
     display_name: str
     role: RoleName
     status: Literal["present", "late", "absent"]
@@ -266,3 +270,31 @@ class RoomLoad(Schema):
     live: LoadLive
     forecast: LoadForecast | None
     warnings: list[LoadWarning]
+
+
+# ---- guests ---------------------------------------------------------------------------------------------
+
+Passcode = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,12}$")]
+GuestCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{8,16}$")]
+
+
+class GuestRoomInfo(Schema):
+    title: str
+    org_name: str
+    status: Literal["scheduled", "open", "ended"]
+    waiting_room: bool
+
+
+class GuestJoinIn(Input):
+    display_name: Name
+    passcode: Passcode
+    ticket: Ticket | None = Field(default=None, description="The ticket of an earlier join as this guest.")
+
+
+class GuestTicketIn(Input):
+    ticket: Ticket
+
+
+class GuestHandIn(Input):
+    ticket: Ticket
+    raised: bool

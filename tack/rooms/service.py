@@ -167,12 +167,15 @@ def room_out(room: Room, my_role: str | None = None) -> RoomOut:
         scheduled_start=room.scheduled_start, scheduled_end=room.scheduled_end, started_at=room.started_at,
         ended_at=room.ended_at, locked=room.locked, waiting_room=room.waiting_room, capacity=room.capacity,
         seated=room.seated, my_role=my_role,
+        guest_code=room.guest_code if my_role in HOST_ROLES else None,
+        guest_passcode=room.guest_passcode if my_role in HOST_ROLES else None,
     )
 
 
 def participant_out(p: Participant) -> ParticipantOut:
     return ParticipantOut(
-        id=p.id, room_id=p.room_id, member_id=p.member_id, display_name=p.display_name, role=p.role,
+        id=p.id, room_id=p.room_id, member_id=p.member_id, guest=bool(p.guest), display_name=p.display_name,
+        role=p.role,
         state=p.state, hand_raised=p.hand_raised_at is not None, hand_raised_at=p.hand_raised_at, muted=p.muted,
         joined_at=p.first_joined_at, left_at=p.left_at,
     )
@@ -463,7 +466,9 @@ async def create_meeting(db: AsyncSession, ctx: OrgContext, body: MeetingIn) -> 
             raise NotFound("Some invitees are not members of this organization.", code="member_not_found",
                            details={"member_ids": missing})
     scheduled = body.scheduled_start is not None and body.scheduled_start > now
-    room = Room(
+    guest_code = secrets.token_urlsafe(9) if body.allow_guests else None  # 12 characters
+    guest_passcode = f"{secrets.randbelow(10**6):06d}" if body.allow_guests else None
+    room = Room(guest_code=guest_code, guest_passcode=guest_passcode,
         org_id=ctx.org_id, kind=RoomKind.meeting, title=body.title, conversation_id=body.conversation_id,
         host_member_id=ctx.member.id, status=RoomStatus.scheduled if scheduled else RoomStatus.open,
         scheduled_start=body.scheduled_start, scheduled_end=body.scheduled_end,
@@ -580,7 +585,7 @@ async def close_room(db: AsyncSession, room: Room) -> None:
         )
     ).scalars().all()
     for p in present:
-        _close_visit(p, p.dropped_at or now)
+        close_visit(p, p.dropped_at or now)
     room.status = RoomStatus.ended
     room.ended_at = now
     room.seated = 0
@@ -600,7 +605,7 @@ async def close_room(db: AsyncSession, room: Room) -> None:
     await emit_many(db, org_id=room.org_id, events=events)
 
 
-def _close_visit(p: Participant, at: datetime) -> None:
+def close_visit(p: Participant, at: datetime) -> None:
     """End the participant's current visit at `at`, adding its time to what they were present."""
     if p.state == ParticipantState.joined and p.visit_started_at is not None:
         p.present_seconds = (p.present_seconds or 0.0) + max(0.0, (at - p.visit_started_at).total_seconds())
@@ -662,19 +667,19 @@ async def join(db: AsyncSession, ctx: OrgContext, room_id: str, *, ticket: str |
         await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_updated",
                    data={"room_id": room.id, "participant": _dump(participant_out(p))})
         return Joined(room, p, rejoined=False)
-    await _take_seat(db, room, hosting=hosting)
+    await take_seat(db, room, hosting=hosting)
     if p is None:
         p = Participant(org_id=ctx.org_id, room_id=room.id, member_id=me, display_name=ctx.member.display_name,
                         role=role, muted=False, present_seconds=0.0, joins=0)
         db.add(p)
-    _seat(p, now)
+    seat(p, now)
     await db.flush()
     await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_joined",
                data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
     return Joined(room, p, rejoined=False)
 
 
-def _seat(p: Participant, now: datetime) -> None:
+def seat(p: Participant, now: datetime) -> None:
     p.state = ParticipantState.joined
     p.first_joined_at = p.first_joined_at or now
     p.visit_started_at = now
@@ -683,7 +688,7 @@ def _seat(p: Participant, now: datetime) -> None:
     p.joins = (p.joins or 0) + 1
 
 
-async def _take_seat(db: AsyncSession, room: Room, *, hosting: bool) -> None:
+async def take_seat(db: AsyncSession, room: Room, *, hosting: bool) -> None:
     """One seat more, if there is one: the conditional UPDATE is the capacity check (hosts always
     get in). It also orders the room's joins on PostgreSQL (the row lock)."""
     statement = (
@@ -701,7 +706,7 @@ async def _take_seat(db: AsyncSession, room: Room, *, hosting: bool) -> None:
     room.seated = seated
 
 
-async def _give_up_seat(db: AsyncSession, room: Room) -> None:
+async def give_up_seat(db: AsyncSession, room: Room) -> None:
     seated = (
         await db.execute(
             scoped_update(Room, room.org_id)
@@ -714,10 +719,12 @@ async def _give_up_seat(db: AsyncSession, room: Room) -> None:
     room.seated = seated if seated is not None else 0
 
 
-def ticket_for(ctx: OrgContext, joined: Joined, snapshot: Snapshot) -> TicketOut:
+def ticket_for(ctx: OrgContext | None, joined: Joined, snapshot: Snapshot) -> TicketOut:
+    """The join's answer; `ctx` None for a guest, whose ticket names the participant instead of an account."""
     room, p = joined.room, joined.participant
+    holder = ctx.member.account_id if ctx is not None else tokens.guest_subject(p.id)
     ticket, expires = tokens.issue_ticket(org_id=room.org_id, room_id=room.id, participant_id=p.id,
-                                          account_id=ctx.member.account_id)
+                                          account_id=holder)
     settings = get_settings()
     token = token_expires = None
     if p.state == ParticipantState.joined:
@@ -744,10 +751,10 @@ async def leave(db: AsyncSession, ctx: OrgContext, room_id: str) -> None:
     if p.state not in (ParticipantState.joined, ParticipantState.waiting):
         return
     seated = p.state == ParticipantState.joined
-    _close_visit(p, utcnow())
+    close_visit(p, utcnow())
     await db.flush()
     if seated:
-        await _give_up_seat(db, room)
+        await give_up_seat(db, room)
     await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_left",
                data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
 
@@ -771,7 +778,7 @@ async def give_up_dropped_seats(db: AsyncSession, *, older_than: datetime, limit
     for (org_id, room_id), people in by_room.items():
         room = (await db.execute(scoped(Room, org_id).where(Room.id == room_id))).scalar_one()
         for p in people:
-            _close_visit(p, p.dropped_at or utcnow())
+            close_visit(p, p.dropped_at or utcnow())
         await db.flush()
         seated = (
             await db.execute(
@@ -867,8 +874,8 @@ async def update_participant(
         raise Conflict("This person was removed from the room.", code="participant_removed")
     changed = False
     if body.admit and p.state == ParticipantState.waiting:
-        await _take_seat(db, room, hosting=False)
-        _seat(p, utcnow())
+        await take_seat(db, room, hosting=False)
+        seat(p, utcnow())
         changed = True
     if body.muted is not None and body.muted != p.muted:
         if p.role == ParticipantRole.host and body.muted:
@@ -915,11 +922,11 @@ async def remove_participant(db: AsyncSession, ctx: OrgContext, room_id: str, pa
     if p.state == ParticipantState.removed:
         return
     seated = p.state == ParticipantState.joined
-    _close_visit(p, p.dropped_at or utcnow())
+    close_visit(p, p.dropped_at or utcnow())
     p.state = ParticipantState.removed
     await db.flush()
     if seated:
-        await _give_up_seat(db, room)
+        await give_up_seat(db, room)
     forget_snapshot(room.id)
     await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_left",
                data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})

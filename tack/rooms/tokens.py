@@ -91,6 +91,30 @@ def issue_ticket(*, org_id: str, room_id: str, participant_id: str, account_id: 
     return token, datetime.fromtimestamp(expires, UTC)
 
 
+GUEST_PREFIX = "guest:"
+
+
+def guest_subject(participant_id: str) -> str:
+    """What a guest's ticket is held by: the guest participant itself (guests have no account)."""
+    return GUEST_PREFIX + participant_id
+
+
+def read_guest_ticket(token: str, *, org_id: str, room_id: str) -> str:
+    """The guest participant a ticket was made for (for this room)."""
+    try:
+        claims = jwt.decode(token, _ticket_key(), algorithms=["HS256"], audience=TICKET_AUDIENCE,
+                            options={"require": ["exp", "aud", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise TicketExpired() from None
+    except jwt.InvalidTokenError:
+        raise TicketInvalid() from None
+    participant_id = str(claims.get("pid"))
+    if (claims.get("sub") != guest_subject(participant_id) or claims.get("org") != org_id
+            or claims.get("room") != room_id):
+        raise TicketInvalid()
+    return participant_id
+
+
 def read_ticket(token: str, *, org_id: str, room_id: str, account_id: str) -> Ticket:
     """The ticket's claims, if it was made here for this account and room and has not expired."""
     try:

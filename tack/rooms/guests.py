@@ -1,0 +1,174 @@
+"""Guests: people without an account in a meeting, by link and passcode (docs/rooms.md, "Guests").
+
+A guest is a participant with no member. Their ticket is their only credential: it names the guest
+participant, and every guest call carries it. Guests have no stream connection; their page asks for
+the room's state every few seconds (`state`), and each such call counts as "seen": a guest who
+stops asking gives their seat up after the grace period, like a member whose stream dropped.
+
+Codes and passcodes can be guessed, so wrong ones are counted per client address and throttled.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tack.core.config import get_settings
+from tack.core.db import utcnow
+from tack.core.errors import Forbidden, NotFound, RateLimited
+from tack.core.events import emit
+from tack.core.ratelimit import get_counter
+from tack.orgs.models import Organization
+from tack.rooms import service, tokens
+from tack.rooms.models import Participant, ParticipantRole, ParticipantState, Room, RoomKind, RoomStatus
+from tack.rooms.schemas import GuestJoinIn, GuestRoomInfo
+
+# A poll refreshes a guest's "last seen" at most this often (each refresh is a write).
+SEEN_EVERY = timedelta(seconds=15)
+
+
+class WrongPasscode(Forbidden):
+    code = "wrong_passcode"
+    message = "The passcode is not right. Ask the host for it."
+
+
+def _not_found() -> NotFound:
+    return NotFound("There is no meeting at this link. Ask the host for a new one.")
+
+
+async def _throttled(address: str) -> None:
+    settings = get_settings()
+    misses, retry_after = await get_counter().get(f"guest:miss:{address}", settings.signin_window_seconds)
+    if misses >= settings.invitation_max_misses_per_address:
+        raise RateLimited(retry_after, "Too many wrong links or passcodes were tried. Wait a little and try again.",
+                          code="guest_throttled")
+
+
+async def _missed(address: str) -> None:
+    await get_counter().incr(f"guest:miss:{address}", get_settings().signin_window_seconds)
+
+
+async def room_by_code(db: AsyncSession, code: str, *, address: str) -> Room:
+    await _throttled(address)
+    room = (
+        await db.execute(select(Room).where(Room.guest_code == code, Room.kind == RoomKind.meeting))
+    ).scalar_one_or_none()
+    if room is None:
+        await _missed(address)
+        raise _not_found()
+    return room
+
+
+async def info(db: AsyncSession, code: str, *, address: str) -> GuestRoomInfo:
+    room = await room_by_code(db, code, address=address)
+    org_name = (await db.execute(select(Organization.name).where(Organization.id == room.org_id))).scalar_one()
+    return GuestRoomInfo(title=room.title, org_name=org_name, status=room.status, waiting_room=room.waiting_room)
+
+
+async def _guest(db: AsyncSession, room: Room, ticket: str) -> Participant:
+    participant_id = tokens.read_guest_ticket(ticket, org_id=room.org_id, room_id=room.id)
+    p = (
+        await db.execute(
+            select(Participant).where(Participant.org_id == room.org_id, Participant.room_id == room.id,
+                                      Participant.id == participant_id, Participant.guest.is_(True))
+        )
+    ).scalar_one_or_none()
+    if p is None:
+        raise tokens.TicketInvalid()
+    if p.state == ParticipantState.removed:
+        raise service.RoomRemoved()
+    return p
+
+
+async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str) -> service.Joined:
+    """Seat a guest (or give a guest their held seat back, with their ticket)."""
+    room = await room_by_code(db, code, address=address)
+    if not hmac.compare_digest((room.guest_passcode or "").encode(), body.passcode.encode()):
+        await _missed(address)
+        raise WrongPasscode()
+    if room.status == RoomStatus.ended:
+        raise service.RoomEnded()
+    if body.ticket is not None:
+        p = await _guest(db, room, body.ticket)
+        if p.state == ParticipantState.joined:
+            p.dropped_at = utcnow()  # seen now
+            await db.flush()
+            return service.Joined(room, p, rejoined=True)
+    else:
+        p = None
+    if room.status == RoomStatus.scheduled:
+        raise service.RoomNotOpen()
+    if room.locked:
+        raise service.RoomLocked()
+    now = utcnow()
+    if p is None:
+        p = Participant(org_id=room.org_id, room_id=room.id, member_id=None, guest=True,
+                        display_name=body.display_name, role=ParticipantRole.attendee, muted=False,
+                        present_seconds=0.0, joins=0)
+        db.add(p)
+    if room.waiting_room:
+        if body.ticket is not None and p.state == ParticipantState.waiting:
+            return service.Joined(room, p, rejoined=False)  # still waiting for a host
+        p.state = ParticipantState.waiting
+        await db.flush()
+        await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_updated",
+                   data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json")})
+        return service.Joined(room, p, rejoined=False)
+    await service.take_seat(db, room, hosting=False)
+    service.seat(p, now)
+    p.dropped_at = now  # guests: the time of their last call (see the module docstring)
+    await db.flush()
+    await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_joined",
+               data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json"),
+                     "seated": room.seated})
+    return service.Joined(room, p, rejoined=False)
+
+
+async def seen(db: AsyncSession, code: str, ticket: str, *, address: str) -> tuple[Room, Participant]:
+    """The guest's room and seat for a state poll; refreshes their "last seen" now and then."""
+    room = await room_by_code(db, code, address=address)
+    p = await _guest(db, room, ticket)
+    now = utcnow()
+    if p.state == ParticipantState.joined and (p.dropped_at is None or now - p.dropped_at > SEEN_EVERY):
+        p.dropped_at = now
+        await db.flush()
+    return room, p
+
+
+async def set_hand(db: AsyncSession, code: str, ticket: str, raised: bool, *, address: str) -> Participant:
+    room = await room_by_code(db, code, address=address)
+    p = await _guest(db, room, ticket)
+    if room.status == RoomStatus.ended:
+        raise service.RoomEnded()
+    if p.state != ParticipantState.joined:
+        raise service.NotInRoom()
+    if raised != (p.hand_raised_at is not None):
+        p.hand_raised_at = utcnow() if raised else None
+        await db.flush()
+        await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_updated",
+                   data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json")})
+    return p
+
+
+async def leave(db: AsyncSession, code: str, ticket: str) -> None:
+    """Always succeeds: an unknown code or a bad ticket leaves nothing to do."""
+    room = (await db.execute(select(Room).where(Room.guest_code == code))).scalar_one_or_none()
+    if room is None:
+        return
+    try:
+        p = await _guest(db, room, ticket)
+    except (tokens.TicketInvalid, tokens.TicketExpired, service.RoomRemoved):
+        return
+    if p.state not in (ParticipantState.joined, ParticipantState.waiting):
+        return
+    was_seated = p.state == ParticipantState.joined
+    service.close_visit(p, utcnow())
+    await db.flush()
+    if was_seated:
+        await service.give_up_seat(db, room)
+    await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_left",
+               data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json"),
+                     "seated": room.seated})
