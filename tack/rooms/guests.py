@@ -51,8 +51,12 @@ async def _missed(address: str) -> None:
     await get_counter().incr(f"guest:miss:{address}", get_settings().signin_window_seconds)
 
 
-async def room_by_code(db: AsyncSession, code: str, *, address: str) -> Room:
-    await _throttled(address)
+async def room_by_code(db: AsyncSession, code: str, *, address: str, guessing: bool = True) -> Room:
+    """The meeting of a guest link. `guessing` (looking a code up, joining) is throttled per address;
+    a seated guest's polls carry a ticket and are not, so one careless neighbour behind the same
+    address does not cut everyone's room off."""
+    if guessing:
+        await _throttled(address)
     room = (
         await db.execute(select(Room).where(Room.guest_code == code, Room.kind == RoomKind.meeting))
     ).scalar_one_or_none()
@@ -129,7 +133,7 @@ async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str) 
 
 async def seen(db: AsyncSession, code: str, ticket: str, *, address: str) -> tuple[Room, Participant]:
     """The guest's room and seat for a state poll; refreshes their "last seen" now and then."""
-    room = await room_by_code(db, code, address=address)
+    room = await room_by_code(db, code, address=address, guessing=False)
     p = await _guest(db, room, ticket)
     now = utcnow()
     if p.state == ParticipantState.joined and (p.dropped_at is None or now - p.dropped_at > SEEN_EVERY):
@@ -139,7 +143,7 @@ async def seen(db: AsyncSession, code: str, ticket: str, *, address: str) -> tup
 
 
 async def set_hand(db: AsyncSession, code: str, ticket: str, raised: bool, *, address: str) -> Participant:
-    room = await room_by_code(db, code, address=address)
+    room = await room_by_code(db, code, address=address, guessing=False)
     p = await _guest(db, room, ticket)
     if room.status == RoomStatus.ended:
         raise service.RoomEnded()

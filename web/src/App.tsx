@@ -22,6 +22,8 @@ import { WelcomePage } from "./pages/WelcomePage";
 import { ChatPage } from "./pages/chat/ChatPage";
 import { DingInboxPage } from "./pages/chat/DingInboxPage";
 import { AttendancePage } from "./pages/rooms/AttendancePage";
+import { GuestPage } from "./pages/rooms/GuestPage";
+import { MeetingsPage } from "./pages/rooms/MeetingsPage";
 import { RoomPage } from "./pages/rooms/RoomPage";
 import { OpsWarnings } from "./rooms/OpsWarnings";
 import { RoomEventsProvider } from "./rooms/RoomEvents";
@@ -61,7 +63,7 @@ function ThemedFrame({ children }: { children: React.ReactNode }) {
   );
 }
 
-const PUBLIC_PREFIXES = ["/sign-in", "/sign-up", "/join/"];
+const PUBLIC_PREFIXES = ["/sign-in", "/sign-up", "/join/", "/guest/"];
 
 /** A 401 from any request means the session is gone: go to sign-in and come back afterwards. */
 function UnauthorizedRedirect() {
@@ -89,6 +91,7 @@ export function AppRoutes() {
         <Route path="/sign-in" element={<SignInPage />} />
         <Route path="/sign-up" element={<SignUpPage />} />
         <Route path="/join/:code" element={<JoinPage />} />
+        <Route path="/guest/:code" element={<GuestPage />} />
         <Route
           element={
             <RequireAuth>
@@ -112,6 +115,7 @@ export function AppRoutes() {
             <Route path="contacts" element={<ContactsPage />} />
             <Route path="chat/:conversationId?" element={<ChatPage />} />
             <Route path="dings" element={<DingInboxPage />} />
+            <Route path="meetings" element={<MeetingsPage />} />
             <Route path="rooms/:roomId" element={<RoomPage />} />
             <Route path="rooms/:roomId/attendance" element={<AttendancePage />} />
             <Route path="admin" element={<RequireAdmin />}>

@@ -2,6 +2,8 @@ import { api, buildUrl } from "./client";
 import type {
   Account,
   Attendance,
+  GuestJoinIn,
+  GuestRoomInfo,
   Lesson,
   LessonIn,
   Participant,
@@ -232,4 +234,20 @@ export const rooms = {
   addLesson: (orgId: string, conversationId: string, body: LessonIn) =>
     api.post<Lesson>(`${conv(orgId, conversationId)}/timetable`, body),
   deleteLesson: (orgId: string, lessonId: string) => api.delete(`${org(orgId)}/lessons/${id(lessonId)}`),
+};
+
+const guestRoom = (code: string) => `/guest/rooms/${id(code)}`;
+const NO_SIGN_IN = { redirectOn401: false } as const;
+
+/** People without an account in a meeting, by link and passcode (docs/rooms.md, "Guests"). The
+ * guest's ticket is their only credential and goes with every call. */
+export const guestRooms = {
+  info: (code: string, signal?: AbortSignal) => api.get<GuestRoomInfo>(guestRoom(code), { ...NO_SIGN_IN, signal }),
+  join: (code: string, body: GuestJoinIn, signal?: AbortSignal) =>
+    api.post<RoomTicket>(`${guestRoom(code)}/join`, body, { ...NO_SIGN_IN, signal }),
+  state: (code: string, ticket: string, signal?: AbortSignal) =>
+    api.post<RoomSnapshot>(`${guestRoom(code)}/state`, { ticket }, { ...NO_SIGN_IN, signal }),
+  hand: (code: string, ticket: string, raised: boolean) =>
+    api.post<Participant>(`${guestRoom(code)}/hand`, { ticket, raised }, NO_SIGN_IN),
+  leave: (code: string, ticket: string) => api.post<void>(`${guestRoom(code)}/leave`, { ticket }, NO_SIGN_IN),
 };

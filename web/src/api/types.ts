@@ -441,12 +441,19 @@ export interface Room {
   capacity: number;
   seated: number;
   my_role?: RoomRole | null;
+  /** Hosts only (meetings that allow guests): the code of the guest link /guest/<code>. */
+  guest_code?: string | null;
+  /** Hosts only: the passcode guests type. */
+  guest_passcode?: string | null;
 }
 
 export interface Participant {
   id: string;
   room_id: string;
-  member_id: string;
+  /** null for a guest (no account). */
+  member_id: string | null;
+  /** Came by the guest link, without an account. */
+  guest?: boolean;
   display_name: string;
   role: RoomRole;
   state: ParticipantState;
@@ -496,8 +503,23 @@ export type RoomIn =
       scheduled_start?: string | null;
       scheduled_end?: string | null;
       waiting_room?: boolean;
+      allow_guests?: boolean;
       capacity?: number;
     };
+
+/** What the guest page shows before joining (GET /guest/rooms/{code}). */
+export interface GuestRoomInfo {
+  title: string;
+  org_name: string;
+  status: RoomStatus;
+  waiting_room: boolean;
+}
+
+export interface GuestJoinIn {
+  display_name: string;
+  passcode: string;
+  ticket?: string;
+}
 
 export interface ParticipantUpdate {
   muted?: boolean;

@@ -15,6 +15,7 @@ import {
   ContactsOutlined,
   MessageOutlined,
   BellOutlined,
+  VideoCameraOutlined,
 } from "@ant-design/icons";
 import { App as AntApp, Avatar, Badge, Button, Dropdown, Flex, Layout, Menu, Typography, type MenuProps } from "antd";
 import { useState } from "react";
@@ -147,6 +148,8 @@ function SideMenu({ org }: { org: MyOrg }) {
     ? "chat"
     : location.pathname.startsWith(`${base}/dings`)
       ? "dings"
+      : location.pathname.startsWith(`${base}/meetings`) || location.pathname.startsWith(`${base}/rooms`)
+      ? "meetings"
       : location.pathname.startsWith(`${base}/admin/departments`)
     ? "departments"
     : location.pathname.startsWith(`${base}/admin/members`)
@@ -179,6 +182,15 @@ function SideMenu({ org }: { org: MyOrg }) {
             <span>{t("nav.dings")}</span>
             <Badge count={waitingDings} size="small" />
           </Flex>
+        </Link>
+      ),
+    },
+    {
+      key: "meetings",
+      icon: <VideoCameraOutlined />,
+      label: (
+        <Link to={`${base}/meetings`} data-testid="nav-meetings">
+          {t("nav.meetings")}
         </Link>
       ),
     },

@@ -103,4 +103,7 @@ export const ZH_ERROR_MESSAGES: Record<string, string> = {
   invitees_not_allowed: "单聊中的会议不能再邀请其他人。",
   media_token_invalid: "音视频凭证无效。",
   media_token_expired: "音视频凭证已过期，请重新进入。",
+  // Guests of a meeting, by link and passcode.
+  wrong_passcode: "入会密码不正确，请向主持人确认。",
+  guest_throttled: "尝试了太多错误的链接或入会密码，请稍后再试。",
 };

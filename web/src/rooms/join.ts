@@ -16,6 +16,8 @@ import { ApiError } from "../api/client";
 import type { RoomTicket } from "../api/types";
 
 export const TICKET_STORAGE_PREFIX = "tack.room.ticket.";
+/** Guests' tickets, per guest code (the guest page). */
+export const GUEST_TICKET_STORAGE_PREFIX = "tack.guest.ticket.";
 /** Waited when the server asks us to wait but does not say how long. */
 export const DEFAULT_RETRY_SECONDS = 2;
 /** The jitter added to the server's wait: a random share of it up to this fraction, at least MIN. */
@@ -38,11 +40,14 @@ function sessionStore(): StorageLike | null {
 
 /** Tickets kept per room, for rejoining after a reload or a dropped connection. */
 export class TicketStore {
-  constructor(private readonly storage: StorageLike | null = sessionStore()) {}
+  constructor(
+    private readonly storage: StorageLike | null = sessionStore(),
+    private readonly prefix: string = TICKET_STORAGE_PREFIX,
+  ) {}
 
   get(roomId: string): string | null {
     try {
-      const raw = this.storage?.getItem(TICKET_STORAGE_PREFIX + roomId);
+      const raw = this.storage?.getItem(this.prefix + roomId);
       if (!raw) return null;
       const parsed = JSON.parse(raw) as { ticket?: unknown };
       return typeof parsed.ticket === "string" && parsed.ticket ? parsed.ticket : null;
@@ -53,7 +58,7 @@ export class TicketStore {
 
   set(roomId: string, ticket: string, expiresAt: string | null = null): void {
     try {
-      this.storage?.setItem(TICKET_STORAGE_PREFIX + roomId, JSON.stringify({ ticket, expires_at: expiresAt }));
+      this.storage?.setItem(this.prefix + roomId, JSON.stringify({ ticket, expires_at: expiresAt }));
     } catch {
       /* storage full or unavailable: the ticket lasts for this page only */
     }
@@ -61,7 +66,7 @@ export class TicketStore {
 
   clear(roomId: string): void {
     try {
-      this.storage?.removeItem(TICKET_STORAGE_PREFIX + roomId);
+      this.storage?.removeItem(this.prefix + roomId);
     } catch {
       /* nothing kept */
     }

@@ -29,7 +29,12 @@ export function room(extra: Partial<Room> = {}): Room {
 }
 
 /** Participant `id` (member `M_<id>`), joined at 08:00 plus `n` seconds. */
-export function participant(id: string, name: string, extra: Partial<Participant> = {}, n = 0): Participant {
+export function participant(
+  id: string,
+  name: string,
+  extra: Partial<Participant> & { member_id?: string } = {},
+  n = 0,
+): Participant & { member_id: string } {
   return {
     id,
     room_id: ROOM,

@@ -9,6 +9,7 @@ import {
   CLASS_CONV,
   ROOM,
   joined,
+  participant,
   room,
   roomEvent,
   snapshot,
@@ -240,6 +241,40 @@ describe("the room page", () => {
     expect(screen.getAllByTestId("attendance-status").map((el) => el.textContent)).toEqual(["出席", "迟到", "缺席"]);
     expect(screen.getAllByTestId("attendance-minutes").map((el) => el.textContent)).toEqual(["45", "38", "0"]);
     expect(screen.getByTestId("attendance-csv").getAttribute("href")).toBe("/api/v1/orgs/ORG1/rooms/R1/attendance.csv");
+  });
+});
+
+describe("guests of a meeting", () => {
+  it("shows the host the guest link and passcode to copy; guests are marked in the list", async () => {
+    setBrowserLanguages(["en-US"]);
+    const meeting = room({ kind: "meeting", title: "Quarterly review", conversation_id: null, host_member_id: "M_TEACHER" });
+    const guest = { ...participant("P_G", "Visitor Zhao", {}, 30), member_id: null, guest: true };
+    mockApi({
+      ...shell(teacher.member_id, ["teacher"]),
+      // Only the answer to the host carries the guest link; the shared snapshot does not.
+      "GET /api/v1/orgs/ORG1/rooms/R1": { status: 200, body: { ...meeting, my_role: "host", guest_code: "GuestCode12", guest_passcode: "246810" } },
+      "POST /api/v1/orgs/ORG1/rooms/R1/join": {
+        status: 200,
+        body: ticketFor(teacher, snapshot({ room: meeting, participants: [teacher, guest], participant_count: 2 })),
+      },
+    });
+    renderApp("/orgs/ORG1/rooms/R1");
+    const card = await screen.findByTestId("room-guests");
+    expect(within(card).getByTestId("room-guest-link").textContent).toBe(`${window.location.origin}/guest/GuestCode12`);
+    expect(within(card).getByTestId("room-guest-passcode").textContent).toBe("246810");
+    expect(within(card).getAllByRole("button").length).toBeGreaterThanOrEqual(2);
+    expect(within(rowOf("Visitor Zhao")).getByTestId("room-participant-guest").textContent).toBe("Guest");
+  });
+
+  it("shows no guest card to someone who is not a host", async () => {
+    setBrowserLanguages(["en-US"]);
+    mockApi({
+      ...shell(studentA.member_id, ["student"]),
+      "POST /api/v1/orgs/ORG1/rooms/R1/join": { status: 200, body: ticketFor(studentA) },
+    });
+    renderApp("/orgs/ORG1/rooms/R1");
+    await waitFor(() => expect(screen.getByTestId("room-page").getAttribute("data-my-role")).toBe("attendee"));
+    expect(screen.queryByTestId("room-guests")).toBeNull();
   });
 });
 

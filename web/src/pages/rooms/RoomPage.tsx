@@ -58,6 +58,7 @@ import {
 import type { StreamEvent } from "../../stream/StreamClient";
 import { useResync, useStream, useStreamEvents } from "../../stream/StreamProvider";
 import { AttendanceTable } from "./AttendancePage";
+import { GuestAccessCard } from "./GuestAccessCard";
 import { useRoleName } from "./labels";
 
 /** Room events kept to rebase a later snapshot on (a rejoin after a reconnect). */
@@ -482,6 +483,9 @@ function RoomView({ roomId }: { roomId: string }) {
     );
   }
 
+  // Only answers to a host carry the guest link (snapshots and events, shared by everyone, do not).
+  const guestCode = info?.guest_code ?? state.room.guest_code ?? null;
+  const guestPasscode = info?.guest_passcode ?? state.room.guest_passcode ?? null;
   const joined = joinedParticipants(state);
   const hands = raisedHands(state);
   const waiting = waitingParticipants(state);
@@ -608,6 +612,7 @@ function RoomView({ roomId }: { roomId: string }) {
               </Typography.Text>
             )}
           </Card>
+          {hosting && guestCode ? <GuestAccessCard code={guestCode} passcode={guestPasscode} /> : null}
           {hosting && waiting.length ? (
             <Card size="small" title={t("room.waitingRoom", { count: waiting.length })} data-testid="room-waiting">
               <List
@@ -669,7 +674,7 @@ function RoomFrame({ testState, children }: { testState: string; children: React
   );
 }
 
-function QueueCard({
+export function QueueCard({
   waiting,
   title,
   isClass,
@@ -712,7 +717,7 @@ function QueueCard({
   );
 }
 
-function MediaArea({ media }: { media: MediaInfo | null }) {
+export function MediaArea({ media }: { media: MediaInfo | null }) {
   const { t } = useI18n();
   if (!media?.available) {
     return (
@@ -730,7 +735,7 @@ function MediaArea({ media }: { media: MediaInfo | null }) {
   );
 }
 
-function ParticipantRow({
+export function ParticipantRow({
   participant: p,
   kind,
   isMe,
@@ -802,13 +807,18 @@ function ParticipantRow({
       }
     >
       <Flex align="center" gap={8} style={{ minWidth: 0 }}>
-        <Avatar size="small" style={{ background: avatarColor(p.member_id), flexShrink: 0 }}>
+        <Avatar size="small" style={{ background: avatarColor(p.member_id ?? p.id), flexShrink: 0 }}>
           {p.display_name.slice(0, 1)}
         </Avatar>
         <span data-testid="room-participant-name" style={{ overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>
           {p.display_name}
         </span>
         {isMe ? <Typography.Text type="secondary">{t("room.me")}</Typography.Text> : null}
+        {p.guest ? (
+          <Tag data-testid="room-participant-guest" style={{ marginInlineEnd: 0 }}>
+            {t("guest.tag")}
+          </Tag>
+        ) : null}
         <Tag color={p.role === "host" ? "gold" : p.role === "attendee" ? undefined : "blue"} data-testid="room-participant-role" style={{ marginInlineEnd: 0 }}>
           {roleName(p.role, kind)}
         </Tag>
