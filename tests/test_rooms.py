@@ -4,9 +4,11 @@ media tokens, in-room controls, drops and the grace period, attendance, timetabl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +20,6 @@ from tack.core import admission
 from tack.core.admission import AdmissionConfig, AdmissionGate, Priority
 from tack.core.config import get_settings
 from tack.core.db import get_database, run_after_commit, utcnow
-from tack.rooms import routes as room_routes
 from tack.rooms import service as room_service
 from tack.rooms import tokens
 from tack.rooms.models import Participant, Room
@@ -55,11 +56,29 @@ def error_code(response) -> str:  # type: ignore[no-untyped-def]
     return response.json()["error"]["code"]
 
 
+@contextlib.asynccontextmanager
+async def gate_taken(gate: AdmissionGate) -> AsyncIterator[None]:
+    """While inside, the gate's one place is taken by other work: everything else is an overload."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def busy_work() -> None:
+        async with gate.admit(Priority.attendee):
+            held.set()
+            await release.wait()
+
+    blocker = asyncio.create_task(busy_work())
+    await held.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await blocker
+
+
 @pytest.fixture
 def tight_gate(monkeypatch):  # type: ignore[no-untyped-def]
     """A join gate with one place and no queue: one join in flight is an overload."""
     gate = AdmissionGate("room_join_test", AdmissionConfig(max_in_flight=1, max_queue=0, max_wait_s=5))
-    monkeypatch.setattr(room_routes, "join_gate", lambda: gate)
     monkeypatch.setattr(admission, "process_gate", lambda name=admission.ROOM_JOIN: gate)
     return gate
 
@@ -267,17 +286,7 @@ async def test_under_overload_joins_are_told_to_wait_rejoins_get_in_and_leaving_
     room = await start_class(teacher, org, group)
     ann_ticket = await join(ann, org, room)
 
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def busy_work() -> None:
-        async with tight_gate.admit(Priority.attendee):
-            held.set()
-            await release.wait()
-
-    blocker = asyncio.create_task(busy_work())
-    await held.wait()
-    try:
+    async with gate_taken(tight_gate):
         # A newcomer is told to wait, with a place and a time.
         response = await ben.post(room_url(org, room, "/join"), json={})
         assert response.status_code == 503 and error_code(response) == "busy"
@@ -290,9 +299,6 @@ async def test_under_overload_joins_are_told_to_wait_rejoins_get_in_and_leaving_
         rejoin = asyncio.create_task(ann.post(room_url(org, room, "/join"), json={"ticket": ann_ticket["ticket"]}))
         await asyncio.sleep(0.1)
         assert not rejoin.done()  # waiting at the front of the line, not turned away
-    finally:
-        release.set()
-        await blocker
     response = await rejoin
     assert response.status_code == 200, response.text
     assert response.json()["participant"]["id"] == ann_ticket["participant"]["id"]
@@ -556,25 +562,12 @@ async def test_under_overload_a_stream_connection_is_told_when_to_come_back(new_
     from tests.streams import connect, live_stream
 
     org, _, (teacher, _), _, _ = await school_class(new_client)
-    release = asyncio.Event()
-    held = asyncio.Event()
-
-    async def busy_work() -> None:
-        async with tight_gate.admit(Priority.attendee):
-            held.set()
-            await release.wait()
-
-    blocker = asyncio.create_task(busy_work())
-    await held.wait()
-    try:
+    async with gate_taken(tight_gate):
         stream = await connect(stream_server, teacher)
         await stream.send({"type": "hello"})
         code, frames = await stream.closed()
         assert code == 4503
         assert frames[-1]["type"] == "error" and frames[-1]["code"] == "busy" and frames[-1]["retry_after"] >= 1
-    finally:
-        release.set()
-        await blocker
     # Once the surge passes, it connects as always.
     stream = await live_stream(stream_server, teacher)
     await stream.close()

@@ -35,7 +35,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tack.bench.server import BenchError, MetricsProbe, ProcessProbe, Usage, machine_cpu_seconds
+from tack.bench.server import (
+    BenchError,
+    MetricsProbe,
+    ProcessProbe,
+    Progress,
+    Usage,
+    disturbance_warning,
+    machine_cpu_seconds,
+)
 from tack.bench.wsclient import HandshakeFailed, WebSocketConnection
 
 API = "/api/v1"
@@ -48,10 +56,6 @@ CONNECT_CONCURRENCY = 50
 # healthy server ever has, few enough that a stalled one cannot make the bench eat the machine.
 MAX_IN_FLIGHT = 2000
 RECONNECT_DELAY = 0.5
-# Cores' worth of CPU used by other processes during the run beyond which the report warns.
-OTHERS_WARNING = 0.15
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -727,9 +731,8 @@ def format_report(r: dict[str, Any], *, where: str) -> str:
         f"  reconnects {r['reconnects']}, resyncs {r['resyncs']}, stream errors {r['stream_errors'] or 'none'}; this bench process used "
         f"{r['bench_cpu_s']:.2f} s of CPU while measuring",
     ]
-    if r.get("other_cpu_busy") is not None and r["other_cpu_busy"] > OTHERS_WARNING:
-        lines.append(f"  WARNING: other processes kept {r['other_cpu_busy']:.1f} of the machine's {r['cores']} cores "
-                     "busy during the run (load average {:.1f}); these figures are disturbed.".format(r["load_1m"]))
+    if warning := disturbance_warning(r, "the run"):
+        lines.append(warning)
     if r.get("send_error_sample"):
         lines.append(f"  first send error: {r['send_error_sample']}")
     if r.get("schedule_abandoned"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -101,27 +103,14 @@ def chat(
                 results["database"] = "sqlite" if server.database_url.startswith("sqlite") else "postgresql"
                 results["redis"] = bool(redis_url)
                 results["workers"] = workers
-    except BenchError as exc:
-        progress(f"The bench could not run: {exc}")
-        raise typer.Exit(2) from None
     except httpx.HTTPError as exc:  # during set-up; failed sends are counted, not raised
         progress(f"The bench could not reach the server at {config.url}: {exc!r}")
         raise typer.Exit(2) from None
-    except TimeoutError:
-        progress("The bench ran out of time (see its progress lines above) and stopped.")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        progress("Interrupted.")
-        raise typer.Exit(130) from None
-    results["server"] = "started" if not url else config.url
-    if as_json:
-        print(json.dumps(results, sort_keys=True))
-    else:
-        print(format_report(results, where=where))
-    if results["lost"] or results["send_errors"]:
-        if not as_json:
-            print("\nFAILED: messages were lost or sends failed.")
-        raise typer.Exit(1)
+    except (BenchError, TimeoutError, KeyboardInterrupt) as exc:
+        _stopped(exc, progress)
+    _finish(results, url=config.url if url else None, as_json=as_json, report=format_report(results, where=where),
+            failed=bool(results["lost"] or results["send_errors"]),
+            why="messages were lost or sends failed.")
 
 
 @bench_app.command("join-storm")
@@ -201,21 +190,33 @@ def join_storm(
                     if server.process is not None and server.process.poll() is not None:
                         progress(f"The server exited with {server.process.returncode}. Its log:\n" + server.log_tail())
                     raise
-    except BenchError as exc:
-        progress(f"The bench could not run: {exc}")
-        raise typer.Exit(2) from None
-    except TimeoutError:
-        progress("The bench ran out of time (see its progress lines above) and stopped.")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
+    except (BenchError, TimeoutError, KeyboardInterrupt) as exc:
+        _stopped(exc, progress)
+    _finish(results, url=config.url if url else None, as_json=as_json, report=format_report(results, where=where),
+            failed=bool(results["failed"] or results["lost_rejoins"]),
+            why="joins or rejoins were lost, or students did not get through (see above).")
+
+
+def _stopped(exc: BaseException, progress: Callable[[str], None]) -> NoReturn:
+    """How a bench that could not finish says why, and its exit status (2, or 130 when interrupted)."""
+    if isinstance(exc, KeyboardInterrupt):
         progress("Interrupted.")
         raise typer.Exit(130) from None
-    results["server"] = "started" if not url else config.url
+    if isinstance(exc, TimeoutError):
+        progress("The bench ran out of time (see its progress lines above) and stopped.")
+    else:
+        progress(f"The bench could not run: {exc}")
+    raise typer.Exit(2) from None
+
+
+def _finish(results: dict[str, Any], *, url: str | None, as_json: bool, report: str, failed: bool, why: str) -> None:
+    """Print the results (one JSON object, or the report) and exit with 1 when the run failed."""
+    results["server"] = "started" if not url else url
     if as_json:
         print(json.dumps(results, sort_keys=True))
     else:
-        print(format_report(results, where=where))
-    if results["failed"] or results["lost_rejoins"]:
+        print(report)
+    if failed:
         if not as_json:
-            print("\nFAILED: joins or rejoins were lost, or students did not get through (see above).")
+            print(f"\nFAILED: {why}")
         raise typer.Exit(1)

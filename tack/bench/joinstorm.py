@@ -53,7 +53,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tack.bench.chat import _delta, _ms, _own_cpu, _percentile
-from tack.bench.server import BenchError, LocalServer, MetricsProbe, ProcessProbe, Usage, machine_cpu_seconds
+from tack.bench.server import (
+    BenchError,
+    LocalServer,
+    MetricsProbe,
+    ProcessProbe,
+    Progress,
+    Usage,
+    disturbance_warning,
+    machine_cpu_seconds,
+)
 
 API = "/api/v1"
 SESSION_COOKIE = "tack_session"
@@ -68,9 +77,6 @@ STREAM_TIMEOUT = 60.0
 # Descriptors kept free of sockets: the bench's own files and the database; a server the bench
 # starts has the same limit and holds one socket per bench socket, plus its own files.
 SPARE_FILES = 1024
-OTHERS_WARNING = 0.15
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -1448,9 +1454,8 @@ def format_report(r: dict[str, Any], *, where: str) -> str:
         lines.append(f"  requests without an answer (retried): {r['transport_errors']}")
     for what, detail in (r.get("failure_samples") or {}).items():
         lines.append(f"  first {what} failure: {detail}")
-    if r.get("other_cpu_busy") is not None and r["other_cpu_busy"] > OTHERS_WARNING:
-        lines.append(f"  WARNING: other processes kept {r['other_cpu_busy']:.1f} of the machine's {r['cores']} cores "
-                     f"busy during the storm (load average {r['load_1m']:.1f}); these figures are disturbed.")
+    if warning := disturbance_warning(r, "the storm"):
+        lines.append(warning)
     return "\n".join(lines)
 
 

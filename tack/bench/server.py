@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,6 +31,19 @@ READY_TIMEOUT = 60.0
 # Settings that would point a started server at someone's real data or address; everything else
 # a person set (stream tuning, log level) passes through to the server the bench starts.
 _NOT_PASSED = {"TACK_VAR_DIR", "TACK_DATABASE_URL", "TACK_REDIS_URL", "TACK_SECRET_KEY", "TACK_HOST", "TACK_PORT"}
+
+
+Progress = Callable[[str], None]
+# Cores' worth of CPU used by other processes during a run beyond which a report warns.
+OTHERS_WARNING = 0.15
+
+
+def disturbance_warning(r: dict[str, Any], during: str) -> str | None:
+    """The report's warning when other processes kept the machine busy during the run."""
+    if r.get("other_cpu_busy") is None or r["other_cpu_busy"] <= OTHERS_WARNING:
+        return None
+    return (f"  WARNING: other processes kept {r['other_cpu_busy']:.1f} of the machine's {r['cores']} cores busy "
+            f"during {during} (load average {r['load_1m']:.1f}); these figures are disturbed.")
 
 
 class BenchError(Exception):

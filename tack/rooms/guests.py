@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tack.core.config import get_settings
 from tack.core.db import utcnow
 from tack.core.errors import Forbidden, NotFound, RateLimited
-from tack.core.events import emit
 from tack.core.ratelimit import get_counter
 from tack.orgs.models import Organization
 from tack.rooms import service, tokens
@@ -107,28 +106,15 @@ async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str) 
         raise service.RoomNotOpen()
     if room.locked:
         raise service.RoomLocked()
-    now = utcnow()
     if p is None:
         p = Participant(org_id=room.org_id, room_id=room.id, member_id=None, guest=True,
                         display_name=body.display_name, role=ParticipantRole.attendee, muted=False,
                         present_seconds=0.0, joins=0)
-        db.add(p)
-    if room.waiting_room:
-        if body.ticket is not None and p.state == ParticipantState.waiting:
-            return service.Joined(room, p, rejoined=False)  # still waiting for a host
-        p.state = ParticipantState.waiting
+    joined = await service.enter(db, room, p, hosting=False)
+    if p.state == ParticipantState.joined:
+        p.dropped_at = utcnow()  # guests: the time of their last call (see the module docstring)
         await db.flush()
-        await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_updated",
-                   data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json")})
-        return service.Joined(room, p, rejoined=False)
-    await service.take_seat(db, room, hosting=False)
-    service.seat(p, now)
-    p.dropped_at = now  # guests: the time of their last call (see the module docstring)
-    await db.flush()
-    await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_joined",
-               data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json"),
-                     "seated": room.seated})
-    return service.Joined(room, p, rejoined=False)
+    return joined
 
 
 async def seen(db: AsyncSession, code: str, ticket: str, *, address: str) -> tuple[Room, Participant]:
@@ -152,8 +138,7 @@ async def set_hand(db: AsyncSession, code: str, ticket: str, raised: bool, *, ad
     if raised != (p.hand_raised_at is not None):
         p.hand_raised_at = utcnow() if raised else None
         await db.flush()
-        await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_updated",
-                   data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json")})
+        await service.announce_participant(db, room, p)
     return p
 
 
@@ -166,13 +151,6 @@ async def leave(db: AsyncSession, code: str, ticket: str) -> None:
         p = await _guest(db, room, ticket)
     except (tokens.TicketInvalid, tokens.TicketExpired, service.RoomRemoved):
         return
-    if p.state not in (ParticipantState.joined, ParticipantState.waiting):
-        return
-    was_seated = p.state == ParticipantState.joined
-    service.close_visit(p, utcnow())
-    await db.flush()
-    if was_seated:
-        await service.give_up_seat(db, room)
-    await emit(db, org_id=room.org_id, channel=service.room_channel(room), kind="room.participant_left",
-               data={"room_id": room.id, "participant": service.participant_out(p).model_dump(mode="json"),
-                     "seated": room.seated})
+    if p.state in (ParticipantState.joined, ParticipantState.waiting):
+        p.dropped_at = None  # leaving now, not at the last poll
+        await service.depart(db, room, p)

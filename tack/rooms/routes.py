@@ -4,21 +4,19 @@ Thin by design: parse, authorize (`OrgMember` resolves the organization; the ser
 may join and who runs a room), call `tack.rooms.service`, shape the response. Someone who may not
 join a room gets 404 for everything in it.
 
-A join passes admission control (`join_gate`) before it begins its write transaction: while it waits
+A join passes admission control (tack/core/admission.py) before it begins its write transaction: while it waits
 in line it holds nothing but its place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request, Response, status
 from prometheus_client import Counter, Histogram
 
-from tack.core.admission import AdmissionGate, Busy, Priority, process_gate
+from tack.core.admission import Busy, Priority, admitted
 from tack.core.auth import DB
 from tack.core.config import get_settings
 from tack.core.db import begin_write, commit_now, deferred_write, release_connection
@@ -63,21 +61,6 @@ JOIN_SECONDS = Histogram(
     "tack_room_join_seconds", "Time to answer a room join, queueing included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
 )
-
-def join_gate() -> AdmissionGate | None:
-    """The admission gate joins pass (tack/core/admission.py; None when TACK_ROOM_ADMISSION is off)."""
-    return process_gate()
-
-
-@contextlib.asynccontextmanager
-async def _admitted(priority: Priority) -> AsyncIterator[None]:
-    gate = join_gate()
-    if gate is None:
-        yield
-        return
-    async with gate.admit(priority):
-        yield
-
 
 # ---- rooms ---------------------------------------------------------------------------------------
 
@@ -159,7 +142,7 @@ async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> Ti
         priority = service.join_priority(ctx, room_id, body.ticket)
         # Waiting in line holds nothing: not a pooled connection, not the write lock.
         await release_connection(db)
-        async with _admitted(priority):
+        async with admitted(priority):
             await begin_write(db)
             joined = await service.join(db, ctx, room_id, ticket=body.ticket)
             # Committed here, so the snapshot (read with a connection of its own) does not need a
@@ -314,7 +297,7 @@ async def guest_join(guest_code: GuestCodePath, body: GuestJoinIn, request: Requ
     """Join a meeting as a guest, with the passcode the host shared."""
     started = time.monotonic()
     await release_connection(db)
-    async with _admitted(Priority.rejoin if body.ticket else Priority.attendee):
+    async with admitted(Priority.rejoin if body.ticket else Priority.attendee):
         await begin_write(db)
         joined = await guests.join(db, guest_code, body, address=client_address(request))
         await commit_now(db)

@@ -234,20 +234,9 @@ async def _room_role_and_seat(db: AsyncSession, ctx: OrgContext, room_id: str) -
     """The room, the caller's role in it (404 when they may not join) and their participant row, in
     one statement: a join runs it, and 8:00 runs thousands of joins."""
     me = ctx.member.id
-    in_group = (
-        select(ConversationMember.member_id)
-        .where(ConversationMember.org_id == Room.org_id, ConversationMember.conversation_id == Room.conversation_id,
-               ConversationMember.member_id == me)
-        .exists()
-    )
-    invited = (
-        select(RoomInvitee.member_id)
-        .where(RoomInvitee.org_id == Room.org_id, RoomInvitee.room_id == Room.id, RoomInvitee.member_id == me)
-        .exists()
-    )
     row = (
         await db.execute(
-            select(Room, Participant, in_group, invited)
+            select(Room, Participant, _in_group(ctx.org_id, me), _invited(ctx.org_id, me))
             .outerjoin(Participant, (Participant.org_id == Room.org_id) & (Participant.room_id == Room.id)
                        & (Participant.member_id == me))
             .where(Room.org_id == ctx.org_id, Room.id == room_id)
@@ -260,44 +249,35 @@ async def _room_role_and_seat(db: AsyncSession, ctx: OrgContext, room_id: str) -
     return room, _role_from(ctx, room, in_group=bool(is_in_group), invited=bool(is_invited)), participant
 
 
+def _in_group(org_id: str, member_id: str) -> Any:
+    """Whether the member is in the room's group chat (correlated with the room in the statement)."""
+    return (
+        select(ConversationMember.member_id)
+        .where(ConversationMember.org_id == org_id, ConversationMember.conversation_id == Room.conversation_id,
+               ConversationMember.member_id == member_id)
+        .exists()
+    )
+
+
+def _invited(org_id: str, member_id: str) -> Any:
+    return (
+        select(RoomInvitee.member_id)
+        .where(RoomInvitee.org_id == org_id, RoomInvitee.room_id == Room.id, RoomInvitee.member_id == member_id)
+        .exists()
+    )
+
+
 async def role_in(db: AsyncSession, ctx: OrgContext, room: Room) -> str:
     """The role the caller has or would have in the room; 404 when they may not join it."""
-    me = ctx.member.id
-    if room.host_member_id == me:
+    if room.host_member_id == ctx.member.id:
         return ParticipantRole.host
-    if room.conversation_id:
-        in_group = (
-            await db.execute(
-                select(
-                    scoped(ConversationMember, ctx.org_id, ConversationMember.member_id)
-                    .where(
-                        ConversationMember.conversation_id == room.conversation_id,
-                        ConversationMember.member_id == me,
-                    )
-                    .exists()
-                )
-            )
-        ).scalar_one()
-        if in_group:
-            if room.kind == RoomKind.klass and ctx.has_role(Role.teacher):
-                # Every teacher of the class in its group runs the class with the others.
-                return ParticipantRole.host
-            return ParticipantRole.attendee
-    else:
-        invited = (
-            await db.execute(
-                select(
-                    scoped(RoomInvitee, ctx.org_id, RoomInvitee.member_id)
-                    .where(RoomInvitee.room_id == room.id, RoomInvitee.member_id == me)
-                    .exists()
-                )
-            )
-        ).scalar_one()
-        if invited:
-            return ParticipantRole.attendee
-    if ctx.is_admin:
-        return ParticipantRole.attendee
-    raise _room_not_found()
+    in_group, invited = (
+        await db.execute(
+            select(_in_group(ctx.org_id, ctx.member.id), _invited(ctx.org_id, ctx.member.id))
+            .where(Room.org_id == ctx.org_id, Room.id == room.id)
+        )
+    ).one()
+    return _role_from(ctx, room, in_group=bool(in_group), invited=bool(invited))
 
 
 async def _participant(db: AsyncSession, org_id: str, room_id: str, member_id: str) -> Participant | None:
@@ -635,7 +615,6 @@ async def join(db: AsyncSession, ctx: OrgContext, room_id: str, *, ticket: str |
         raise RoomRemoved()
     if room.status == RoomStatus.ended:
         raise RoomEnded()
-    now = utcnow()
     if ticket is not None and (p is None or tokens.read_ticket(
         ticket, org_id=ctx.org_id, room_id=room.id, account_id=ctx.member.account_id
     ).participant_id != p.id):
@@ -653,30 +632,45 @@ async def join(db: AsyncSession, ctx: OrgContext, room_id: str, *, ticket: str |
         await _open(db, room)
     if room.locked and not hosting:
         raise RoomLocked()
-    if room.waiting_room and not hosting:
-        if p is None:
-            p = Participant(org_id=ctx.org_id, room_id=room.id, member_id=me, display_name=ctx.member.display_name,
-                            role=role, state=ParticipantState.waiting, muted=False, present_seconds=0.0, joins=0)
-            db.add(p)
-            await db.flush()
-        elif p.state != ParticipantState.waiting:
-            p.state = ParticipantState.waiting
-            await db.flush()
-        else:
-            return Joined(room, p, rejoined=False)
-        await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_updated",
-                   data={"room_id": room.id, "participant": _dump(participant_out(p))})
-        return Joined(room, p, rejoined=False)
-    await take_seat(db, room, hosting=hosting)
     if p is None:
         p = Participant(org_id=ctx.org_id, room_id=room.id, member_id=me, display_name=ctx.member.display_name,
                         role=role, muted=False, present_seconds=0.0, joins=0)
+    return await enter(db, room, p, hosting=hosting)
+
+
+async def enter(db: AsyncSession, room: Room, p: Participant, *, hosting: bool) -> Joined:
+    """The end every join shares, a member's or a guest's: into the waiting room, or a seat (the
+    capacity check) and the joined event. `p` may be new (not yet added)."""
+    if room.waiting_room and not hosting:
+        if p.state == ParticipantState.waiting:
+            return Joined(room, p, rejoined=False)  # still waiting for a host
+        p.state = ParticipantState.waiting
         db.add(p)
-    seat(p, now)
+        await db.flush()
+        await announce_participant(db, room, p)
+        return Joined(room, p, rejoined=False)
+    await take_seat(db, room, hosting=hosting)
+    seat(p, utcnow())
+    db.add(p)
     await db.flush()
-    await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_joined",
+    await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.participant_joined",
                data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
     return Joined(room, p, rejoined=False)
+
+
+async def depart(db: AsyncSession, room: Room, p: Participant, *, removed: bool = False) -> None:
+    """The end every leaving shares (left, seat given up past its grace, removed by a host): the visit
+    closes (at the drop, if they had dropped), the seat is freed, and the room hears it."""
+    was_seated = p.state == ParticipantState.joined
+    close_visit(p, p.dropped_at or utcnow())
+    if removed:
+        p.state = ParticipantState.removed
+    await db.flush()
+    if was_seated:
+        await give_up_seat(db, room)
+    forget_snapshot(room.id)
+    await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.participant_left",
+               data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
 
 
 def seat(p: Participant, now: datetime) -> None:
@@ -748,15 +742,9 @@ async def leave(db: AsyncSession, ctx: OrgContext, room_id: str) -> None:
     if row is None:
         return
     p, room = row
-    if p.state not in (ParticipantState.joined, ParticipantState.waiting):
-        return
-    seated = p.state == ParticipantState.joined
-    close_visit(p, utcnow())
-    await db.flush()
-    if seated:
-        await give_up_seat(db, room)
-    await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_left",
-               data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
+    if p.state in (ParticipantState.joined, ParticipantState.waiting):
+        p.dropped_at = None  # leaving now, whatever dropped before
+        await depart(db, room, p)
 
 
 async def give_up_dropped_seats(db: AsyncSession, *, older_than: datetime, limit: int = 500) -> int:
@@ -831,7 +819,7 @@ async def _joined_participant(db: AsyncSession, ctx: OrgContext, room: Room) -> 
     return p
 
 
-async def _announce_participant(db: AsyncSession, room: Room, p: Participant, *, seated: int | None = None) -> None:
+async def announce_participant(db: AsyncSession, room: Room, p: Participant, *, seated: int | None = None) -> None:
     data: dict[str, Any] = {"room_id": room.id, "participant": _dump(participant_out(p))}
     if seated is not None:
         data["seated"] = seated
@@ -848,7 +836,7 @@ async def set_hand(db: AsyncSession, ctx: OrgContext, room_id: str, raised: bool
         return p
     p.hand_raised_at = utcnow() if raised else None
     await db.flush()
-    await _announce_participant(db, room, p)
+    await announce_participant(db, room, p)
     return p
 
 
@@ -890,7 +878,7 @@ async def update_participant(
     if changed:
         await db.flush()
         forget_snapshot(room.id)
-        await _announce_participant(db, room, p, seated=room.seated if body.admit else None)
+        await announce_participant(db, room, p, seated=room.seated if body.admit else None)
     return p
 
 
@@ -919,17 +907,8 @@ async def remove_participant(db: AsyncSession, ctx: OrgContext, room_id: str, pa
     p = await _room_participant(db, room, participant_id)
     if p.role == ParticipantRole.host:
         raise Forbidden("The host cannot be removed from their own room.", code="host_cannot_be_removed")
-    if p.state == ParticipantState.removed:
-        return
-    seated = p.state == ParticipantState.joined
-    close_visit(p, p.dropped_at or utcnow())
-    p.state = ParticipantState.removed
-    await db.flush()
-    if seated:
-        await give_up_seat(db, room)
-    forget_snapshot(room.id)
-    await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.participant_left",
-               data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
+    if p.state != ParticipantState.removed:
+        await depart(db, room, p, removed=True)
 
 
 async def list_participants(db: AsyncSession, ctx: OrgContext, room_id: str) -> list[ParticipantOut]:
@@ -1019,17 +998,20 @@ def _is_about(frame: dict[str, Any], room_id: str) -> bool:
 async def current_snapshot(db: AsyncSession, org_id: str, room_id: str) -> Snapshot:
     """The shared snapshot with the room's events since it was taken: current as of this call, for
     one statement (an indexed read of the room's channel) instead of a snapshot per joiner."""
-    for _ in range(2):
+    shared = await snapshot_of(org_id, room_id)
+    records = await _events_since(db, shared)
+    if len(records) >= SNAPSHOT_EVENTS:
+        forget_snapshot(room_id)  # a busy group chat since it was taken: take a new one
         shared = await snapshot_of(org_id, room_id)
-        room = shared.room
-        channel = conversation_channel(room.conversation_id) if room.conversation_id else f"room:{room.id}"
-        records = await read_events(db, org_id, after=shared.position, channels=[channel], limit=SNAPSHOT_EVENTS)
-        if len(records) < SNAPSHOT_EVENTS:
-            frames = [json.loads(record.frame) for record in records]
-            return shared.model_copy(update={"events": [f for f in frames if _is_about(f, room_id)]})
-        forget_snapshot(room_id)  # a busy group chat since: take a new one
-    return shared.model_copy(update={"events": [f for f in map(json.loads, (r.frame for r in records))
-                                                if _is_about(f, room_id)]})
+        records = await _events_since(db, shared)
+    frames = (json.loads(record.frame) for record in records)
+    return shared.model_copy(update={"events": [f for f in frames if _is_about(f, room_id)]})
+
+
+async def _events_since(db: AsyncSession, shared: Snapshot) -> list[Any]:
+    room = shared.room
+    channel = conversation_channel(room.conversation_id) if room.conversation_id else f"room:{room.id}"
+    return await read_events(db, room.org_id, after=shared.position, channels=[channel], limit=SNAPSHOT_EVENTS)
 
 
 async def _compute_snapshot(db: AsyncSession, org_id: str, room_id: str) -> Snapshot:

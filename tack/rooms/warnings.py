@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tack.chat.models import ConversationMember
+from tack.core import admission
 from tack.core.config import get_settings
 from tack.core.db import utcnow
 from tack.core.events import NewEvent, emit_many, member_channel
@@ -128,9 +129,7 @@ async def forecast(db: AsyncSession, org_ids: list[str] | None = None, *, now: d
 
 
 def live_figures(org_id: str) -> dict[str, Any]:
-    from tack.rooms.routes import join_gate
-
-    gate = join_gate()
+    gate = admission.process_gate(admission.ROOM_JOIN)
     return {
         "joins_per_minute": join_rates.per_minute(org_id),
         "longest_queue_wait_s": round(gate.longest_recent_wait(60.0), 3) if gate is not None else 0.0,

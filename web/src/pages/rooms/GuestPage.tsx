@@ -10,7 +10,7 @@
  * - Guests have no stream: the page asks for the room's state every few seconds; each answer is a
  *   snapshot with the events since it was taken (roomState.ts's rebase).
  */
-import { AudioMutedOutlined, AudioOutlined, LogoutOutlined } from "@ant-design/icons";
+import { AudioMutedOutlined, LogoutOutlined } from "@ant-design/icons";
 import { Alert, App as AntApp, Button, Card, Empty, Flex, Form, Input, List, Result, Spin, Tag, Typography } from "antd";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useParams } from "react-router-dom";
@@ -31,7 +31,7 @@ import {
   rebase,
   type RoomState,
 } from "../../rooms/roomState";
-import { MediaArea, ParticipantRow, QueueCard } from "./RoomPage";
+import { ParticipantRow, QueueCard, RoomStage } from "./RoomPage";
 
 /** How often the page asks for the room's state. Tests make it shorter. */
 export const guestPolling = { intervalMs: 3000 };
@@ -625,23 +625,7 @@ function GuestRoom({
         <Alert type="warning" showIcon icon={<AudioMutedOutlined />} style={{ margin: "8px 16px 0" }} data-testid="room-muted-self" message={t("room.youAreMuted")} />
       ) : null}
       <div className="tack-room-body">
-        <div className="tack-room-stage">
-          <MediaArea media={media} />
-          <Flex className="tack-room-controls" align="center" justify="center" gap={12}>
-            <Button
-              size="large"
-              type={mine.hand_raised ? "primary" : "default"}
-              onClick={onHand}
-              data-testid="room-hand-toggle"
-              data-raised={mine.hand_raised ? "true" : "false"}
-            >
-              <span aria-hidden>✋</span> {mine.hand_raised ? t("room.lowerHand") : t("room.raiseHand")}
-            </Button>
-            <Tag icon={mine.muted ? <AudioMutedOutlined /> : <AudioOutlined />} color={mine.muted ? "red" : "default"}>
-              {mine.muted ? t("room.muted") : t("room.notMuted")}
-            </Tag>
-          </Flex>
-        </div>
+        <RoomStage media={media} mine={mine} onHand={onHand} />
         <div className="tack-room-side">
           <Card size="small" title={t("room.hands")} data-testid="room-hands">
             {hands.length ? (

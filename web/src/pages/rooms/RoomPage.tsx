@@ -561,23 +561,7 @@ function RoomView({ roomId }: { roomId: string }) {
         <Alert type="warning" showIcon icon={<AudioMutedOutlined />} style={{ margin: "8px 16px 0" }} data-testid="room-muted-self" message={t(isClass ? "room.youAreMutedClass" : "room.youAreMuted")} />
       ) : null}
       <div className="tack-room-body">
-        <div className="tack-room-stage">
-          <MediaArea media={media} />
-          <Flex className="tack-room-controls" align="center" justify="center" gap={12}>
-            <Button
-              size="large"
-              type={mine.hand_raised ? "primary" : "default"}
-              onClick={toggleHand}
-              data-testid="room-hand-toggle"
-              data-raised={mine.hand_raised ? "true" : "false"}
-            >
-              <span aria-hidden>✋</span> {mine.hand_raised ? t("room.lowerHand") : t("room.raiseHand")}
-            </Button>
-            <Tag icon={mine.muted ? <AudioMutedOutlined /> : <AudioOutlined />} color={mine.muted ? "red" : "default"}>
-              {mine.muted ? t("room.muted") : t("room.notMuted")}
-            </Tag>
-          </Flex>
-        </div>
+        <RoomStage media={media} mine={mine} onHand={toggleHand} />
         <div className="tack-room-side">
           <Card size="small" title={<Badge count={hands.length} offset={[12, 0]} size="small">{t("room.hands")}</Badge>} data-testid="room-hands">
             {hands.length ? (
@@ -714,6 +698,30 @@ export function QueueCard({
         </Button>
       }
     />
+  );
+}
+
+/** The stage of a room (media, then my own controls), for members and guests alike. */
+export function RoomStage({ media, mine, onHand }: { media: MediaInfo | null; mine: Participant; onHand: () => void }) {
+  const { t } = useI18n();
+  return (
+    <div className="tack-room-stage">
+      <MediaArea media={media} />
+      <Flex className="tack-room-controls" align="center" justify="center" gap={12}>
+        <Button
+          size="large"
+          type={mine.hand_raised ? "primary" : "default"}
+          onClick={onHand}
+          data-testid="room-hand-toggle"
+          data-raised={mine.hand_raised ? "true" : "false"}
+        >
+          <span aria-hidden>✋</span> {mine.hand_raised ? t("room.lowerHand") : t("room.raiseHand")}
+        </Button>
+        <Tag icon={mine.muted ? <AudioMutedOutlined /> : <AudioOutlined />} color={mine.muted ? "red" : "default"}>
+          {mine.muted ? t("room.muted") : t("room.notMuted")}
+        </Tag>
+      </Flex>
+    </div>
   );
 }
 
