@@ -98,6 +98,8 @@ class _Waiter:
     order: int
     future: asyncio.Future[None] = field(compare=False)
     queued_at: float = field(compare=False)
+    # True until it is let in or gives up (its future may be cancelled before the gate hears of it).
+    waiting: bool = field(default=True, compare=False)
 
 
 class AdmissionGate:
@@ -109,6 +111,10 @@ class AdmissionGate:
         self.in_flight = 0
         self.longest_wait_s = 0.0
         self._queue: list[_Waiter] = []
+        # Waiters still waiting, by priority. The heap may also hold waiters that gave up (they are
+        # dropped when they reach its top); these counts let a crowd of thousands be told its place
+        # without a walk through the whole line for each newcomer.
+        self._waiting = [0] * len(Priority)
         self._order = itertools.count()
         # (when, how long) of recent waits worth telling anyone about, for early warnings.
         self._recent_waits: deque[tuple[float, float]] = deque(maxlen=10_000)
@@ -125,7 +131,7 @@ class AdmissionGate:
 
     @property
     def queued(self) -> int:
-        return sum(1 for waiter in self._queue if not waiter.future.done())
+        return sum(self._waiting)
 
     @contextlib.asynccontextmanager
     async def admit(self, priority: Priority) -> AsyncIterator[None]:
@@ -156,6 +162,7 @@ class AdmissionGate:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(int(priority), next(self._order), loop.create_future(), time.monotonic())
         heapq.heappush(self._queue, waiter)
+        self._waiting[priority] += 1
         QUEUED.labels(self.name).set(self.queued)
         try:
             async with asyncio.timeout(None if patient else config.max_wait_s):
@@ -205,25 +212,39 @@ class AdmissionGate:
         nobody who arrives meanwhile can jump the line."""
         while self._queue and self.in_flight < self.config.max_in_flight:
             waiter = heapq.heappop(self._queue)
-            if waiter.future.done():
+            if not waiter.waiting or waiter.future.done():
+                self._stop_waiting(waiter)
                 continue
+            self._stop_waiting(waiter)
             self.in_flight += 1
             waiter.future.set_result(None)
         QUEUED.labels(self.name).set(self.queued)
 
+    def _stop_waiting(self, waiter: _Waiter) -> None:
+        if waiter.waiting:
+            waiter.waiting = False
+            self._waiting[waiter.priority] -= 1
+
     def _forget(self, waiter: _Waiter) -> None:
-        if waiter in self._queue:
-            self._queue.remove(waiter)
-            heapq.heapify(self._queue)
+        """A waiter gives up; it stays in the heap until it reaches the top."""
         if not waiter.future.done():
             waiter.future.cancel()
+        self._stop_waiting(waiter)
         QUEUED.labels(self.name).set(self.queued)
+        if len(self._queue) > 2 * self.queued + 64:
+            # Mostly waiters that gave up: compact, so the heap stays the size of the line.
+            self._queue = [w for w in self._queue if w.waiting]
+            heapq.heapify(self._queue)
 
     def _ahead_of(self, priority: Priority, before: _Waiter | None = None) -> int:
-        """How many waiters go before a newcomer (or `before`) of this priority."""
+        """How many waiters go before a newcomer of this priority (or before `before`, which waits)."""
         if before is not None:
-            return sum(1 for w in self._queue if not w.future.done() and w < before)
-        return sum(1 for w in self._queue if not w.future.done() and w.priority <= priority)
+            # Everyone of a more urgent priority, and about the share of its own priority that
+            # arrived before it (exact would mean a walk through the line).
+            ahead = sum(self._waiting[: before.priority])
+            same = self._waiting[before.priority]
+            return ahead + max(0, same - 1)
+        return sum(self._waiting[: priority + 1])
 
     def _refuse(self, reason: str, position: int) -> None:
         config = self.config
@@ -255,14 +276,15 @@ def process_gate(name: str = ROOM_JOIN) -> AdmissionGate | None:
         return None
     gate = _gates.get(name)
     if gate is None:
+        shed = settings.admission_shed_at_lag_seconds or math.inf
         if name == STREAM_OPEN:
             config = AdmissionConfig(max_in_flight=settings.stream_opens_in_flight,
                                      max_queue=settings.stream_open_queue,
-                                     max_wait_s=settings.stream_open_wait_seconds)
+                                     max_wait_s=settings.stream_open_wait_seconds, shed_at_lag_s=shed)
         else:
             config = AdmissionConfig(max_in_flight=settings.room_joins_in_flight,
                                      max_queue=settings.room_join_queue,
-                                     max_wait_s=settings.room_join_wait_seconds)
+                                     max_wait_s=settings.room_join_wait_seconds, shed_at_lag_s=shed)
         gate = _gates[name] = AdmissionGate(name, config)
     return gate
 

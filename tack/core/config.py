@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     room_rejoin_grace_seconds: float = 300.0
     # Admission control of joins, per server process ("off" only to compare, in benchmarks).
     room_admission: bool = True
+    # Turn new attendees and state loads away at once while the event loop runs this many seconds
+    # late (0: never; they wait in line instead). The join storm measured in docs/benchmarks.md ran
+    # with 1 s.
+    admission_shed_at_lag_seconds: float = 1.0
     room_joins_in_flight: int = 24
     room_join_queue: int = 5000
     room_join_wait_seconds: float = 8.0
