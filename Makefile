@@ -9,14 +9,14 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
 
-.PHONY: run test install web chromium migrate demo serve test-sqlite test-postgres test-web lint clean
+.PHONY: run test install web chromium media-server migrate demo serve test-sqlite test-postgres test-web lint clean
 
 run: install web ## install, build, migrate, seed the demo and serve
 	$(BIN)/tack migrate
 	$(BIN)/tack demo
 	$(BIN)/tack serve --no-migrate --demo-hint
 
-test: install web chromium ## the whole suite: web unit tests, Python on SQLite and on PostgreSQL + Redis, contract and browser tests
+test: install web chromium media-server ## the whole suite: web unit tests, Python on SQLite and on PostgreSQL + Redis, contract and browser tests
 	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
@@ -54,6 +54,10 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
 chromium: ## browser tests drive Debian's Chromium; install it when missing
 	@test -x /usr/bin/chromium || (echo "Installing Chromium for the browser tests..." && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
+
+media-server: ## the media tests drive a real Janus (and ffmpeg for broadcasts); install them when missing
+	@(test -x /usr/bin/janus && test -x /usr/bin/ffmpeg) || (echo "Installing Janus and ffmpeg for the media tests..." && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus ffmpeg >/dev/null)
 
 migrate: install
 	$(BIN)/tack migrate

@@ -21,7 +21,11 @@ from tack.core.errors import NotFound, install_error_handlers
 from tack.core.logging import configure_logging
 from tack.core.loop_lag import loop_lag_watched
 from tack.identity.routes import router as identity_router
+from tack.media import service as media_service
+from tack.media.housekeeping import media_housekeeping
+from tack.media.routes import router as media_router
 from tack.orgs.routes import router as orgs_router
+from tack.rooms import service as rooms_service
 from tack.rooms.housekeeping import room_housekeeping
 from tack.rooms.routes import router as rooms_router
 from tack.stream.routes import router as stream_router
@@ -39,7 +43,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     async with database.background_checkpoints(), loop_lag_watched():
-        async with ding_reminders(), room_housekeeping():
+        async with ding_reminders(), room_housekeeping(), media_housekeeping():
             yield
         await _stop_stream()
         await database.dispose()
@@ -68,12 +72,16 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Media follows the rooms: removals revoke and kick, mutes mute, an end destroys (docs/media.md).
+    rooms_service.on_room_change(media_service.follow_room)
+    rooms_service.set_media_availability(media_service.known_available)
     app.add_middleware(KeepServerSend)
     app.include_router(health.router)
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(orgs_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(rooms_router, prefix=API_PREFIX)
+    app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(stream_router, prefix=API_PREFIX)
     if get_settings().testing:
         from tack.stream.testing import router as testing_router

@@ -22,6 +22,8 @@ events_app = typer.Typer(help="The event log behind the real-time stream.", no_a
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
 app.add_typer(bench_app, name="bench")
+media_app = typer.Typer(help="Media servers (Janus) for audio and video in rooms.", no_args_is_help=True)
+app.add_typer(media_app, name="media")
 
 
 def _say(message: str) -> None:
@@ -249,3 +251,106 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+# ---- media servers ---------------------------------------------------------------------------------
+
+
+def _local_media_folder():  # noqa: ANN202
+    from tack.core.config import get_settings
+
+    return get_settings().var_dir / "media" / "janus"
+
+
+async def _register_media(**fields: str) -> None:
+    from tack.core.db import get_database
+    from tack.media.service import register_server
+
+    async with get_database().session() as db:
+        await db.connection(execution_options={"tack_write": True})
+        await register_server(db, **fields)
+        await db.commit()
+
+
+@media_app.command("up")
+def media_up(
+    name: str = typer.Option("local", help="The name this media server is registered under."),
+    http_port: int = typer.Option(8088, help="Janus's HTTP API port (Tack's requests)."),
+    admin_port: int = typer.Option(7088, help="Janus's Admin API port."),
+    ws_port: int = typer.Option(8188, help="Janus's WebSocket port (browsers)."),
+    rtp_ports: str = typer.Option("20000-20999", help="UDP ports for media."),
+    install: bool = typer.Option(True, "--install/--no-install", help="Install Janus when it is missing."),
+) -> None:
+    """Start a Janus on this machine for audio and video, and register it (installs Janus if needed)."""
+    from tack.media import local
+
+    try:
+        if install:
+            local.install_janus(say=_say)
+        if local.janus_binary() is None:
+            _say("Janus is not installed. Run `tack media up` without --no-install, or install the package 'janus'.")
+            raise typer.Exit(1)
+        j = local.prepare(_local_media_folder(), http_port=http_port, admin_port=admin_port, ws_port=ws_port,
+                          rtp_ports=rtp_ports)
+        _say(f"Starting Janus (media on {j.ice_address}, browsers connect to {j.public_url})...")
+        pid = local.start(j)
+    except local.LocalMediaError as exc:
+        _say(str(exc))
+        raise typer.Exit(1) from None
+    migrate()
+    with _database_problems():
+        _run(_register_media(name=name, api_url=j.api_url, public_url=j.public_url, admin_url=j.admin_url,
+                             admin_secret=j.admin_secret, admin_key=j.admin_key, token_secret=j.token_secret))
+    _say(f"Janus is running (process {pid}; log {j.logfile}) and registered as '{name}'.")
+    _say("Rooms now have audio and video; `tack media down` stops it.")
+
+
+@media_app.command("down")
+def media_down() -> None:
+    """Stop the Janus that `tack media up` started."""
+    from tack.media import local
+
+    j = local.load(_local_media_folder())
+    if j is None or not local.stop(j):
+        _say("No Janus started by `tack media up` is running.")
+        return
+    _say("Janus stopped. Rooms keep working without audio and video.")
+
+
+@media_app.command("add")
+def media_add(
+    name: str = typer.Option(..., help="A name for this media server, e.g. janus-1."),
+    api_url: str = typer.Option(..., help="Janus's HTTP API as Tack reaches it, e.g. http://10.0.0.5:8088/janus."),
+    public_url: str = typer.Option(..., help="Janus's WebSocket API as browsers reach it, e.g. wss://media1.example.org."),
+    admin_url: str = typer.Option("", help="Janus's Admin API, e.g. http://10.0.0.5:7088/admin."),
+    admin_secret: str = typer.Option("", help="Janus's admin_secret."),
+    admin_key: str = typer.Option("", help="The VideoRoom plugin's admin_key."),
+    token_secret: str = typer.Option("", help="Janus's token_auth_secret (token_auth = true)."),
+) -> None:
+    """Register a media server running elsewhere (or update the one of that name)."""
+    with _database_problems():
+        _run(_register_media(name=name, api_url=api_url, public_url=public_url, admin_url=admin_url,
+                             admin_secret=admin_secret, admin_key=admin_key, token_secret=token_secret))
+    _say(f"Media server '{name}' registered. Tack checks it every few seconds and places new rooms on it.")
+
+
+@media_app.command("list")
+def media_list() -> None:
+    """The registered media servers, whether they answer, and their load."""
+    from tack.core.db import get_database
+    from tack.media.service import servers
+
+    async def fetch():  # noqa: ANN202
+        async with get_database().session() as db:
+            return await servers(db)
+
+    with _database_problems():
+        found = _run(fetch())
+    if not found:
+        _say("No media servers. `tack media up` starts one on this machine.")
+        return
+    for server in found:
+        seen = server.last_seen_at.strftime("%Y-%m-%d %H:%M:%S") if server.last_seen_at else "never"
+        _say(f"{server.name}: {server.status}, {server.rooms} rooms, {server.participants} people, "
+             f"browsers use {server.public_url}, last answered {seen}"
+             + (f" (last error: {server.last_error})" if server.last_error else ""))

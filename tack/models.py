@@ -4,6 +4,7 @@ from tack.chat import models as chat_models  # noqa: F401
 from tack.core import event_models  # noqa: F401
 from tack.core.db import Base
 from tack.identity import models as identity_models  # noqa: F401
+from tack.media import models as media_models  # noqa: F401
 from tack.orgs import models as orgs_models  # noqa: F401
 from tack.rooms import models as rooms_models  # noqa: F401
 

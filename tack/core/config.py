@@ -100,10 +100,20 @@ class Settings(BaseSettings):
     room_join_capacity_per_minute: int = 2000
     room_warn_joins_per_minute: int = 0  # 0: 80% of the capacity
     room_warn_queue_wait_seconds: float = 2.0
-    # The media server (Janus) clients connect to, and the secret its signed tokens are checked
-    # with (its token_auth_secret); without a URL rooms work and say media is unavailable.
-    media_server_url: str = ""
+    # Media (docs/media.md). Media servers are registered with `tack media up` (this machine) or
+    # `tack media add` (Janus on hosts of their own). The join tokens' signing secret (they are
+    # checked against the rooms' allow-lists; empty: derived from the secret key).
     media_token_secret: str = ""
+    # People in a room's audio and video at once; beyond them, others than hosts and presenters
+    # watch the broadcast.
+    media_interactive_capacity: int = 50
+    # Active publishers (cameras, microphones, screens) a room's media server allows.
+    media_publishers: int = 16
+    # RTCPeerConnection iceServers for clients, as JSON (TURN in production), e.g.
+    # [{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}].
+    media_ice_servers: str = ""
+    # Seconds between the looks at every media server (load, failover; 0: never).
+    media_check_seconds: float = 10.0
 
     @field_validator("database_url")
     @classmethod

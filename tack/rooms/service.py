@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -126,6 +126,35 @@ class HostRequired(Forbidden):
 class NotInRoom(Forbidden):
     code = "not_in_room"
     message = "You are not in this room. Join it first."
+
+
+# ---- other domains following rooms -------------------------------------------------------------
+# Media follows rooms from here: a removal revokes and kicks, a mute mutes on the media server, an end
+# destroys the media room. Listeners run inside the writing transaction; what they do outside the
+# database they defer with after_commit. Kinds: "left", "removed", "muted", "unmuted", "role",
+# "muted_all", "ended" (`p` is None for the last two).
+RoomListener = Callable[[AsyncSession, str, Room, "Participant | None"], Awaitable[None]]
+_listeners: list[RoomListener] = []
+
+
+def media_available() -> bool:
+    """Whether a media server answered lately (the media domain replaces this; see tack/app.py)."""
+    return False
+
+
+def set_media_availability(check: Callable[[], bool]) -> None:
+    global media_available
+    media_available = check
+
+
+def on_room_change(listener: RoomListener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+async def _tell(db: AsyncSession, kind: str, room: Room, p: Participant | None = None) -> None:
+    for listener in _listeners:
+        await listener(db, kind, room, p)
 
 
 def _room_not_found() -> NotFound:
@@ -583,6 +612,7 @@ async def close_room(db: AsyncSession, room: Room) -> None:
             for m in sorted({room.host_member_id, *invitees})
         ]
     await emit_many(db, org_id=room.org_id, events=events)
+    await _tell(db, "ended", room)
 
 
 def close_visit(p: Participant, at: datetime) -> None:
@@ -671,6 +701,7 @@ async def depart(db: AsyncSession, room: Room, p: Participant, *, removed: bool 
     forget_snapshot(room.id)
     await emit(db, org_id=room.org_id, channel=room_channel(room), kind="room.participant_left",
                data={"room_id": room.id, "participant": _dump(participant_out(p)), "seated": room.seated})
+    await _tell(db, "removed" if removed else "left", room, p)
 
 
 def seat(p: Participant, now: datetime) -> None:
@@ -719,12 +750,11 @@ def ticket_for(ctx: OrgContext | None, joined: Joined, snapshot: Snapshot) -> Ti
     holder = ctx.member.account_id if ctx is not None else tokens.guest_subject(p.id)
     ticket, expires = tokens.issue_ticket(org_id=room.org_id, room_id=room.id, participant_id=p.id,
                                           account_id=holder)
-    settings = get_settings()
     token = token_expires = None
     if p.state == ParticipantState.joined:
         token, token_expires = tokens.issue_media_token(media_room=room.media_room, participant_id=p.id)
-    media = MediaOut(available=bool(settings.media_server_url), server=settings.media_server_url or None,
-                     room=room.media_room, token=token, expires_at=token_expires)
+    media = MediaOut(available=media_available(), server=None, room=room.media_room, token=token,
+                     expires_at=token_expires)
     return TicketOut(ticket=ticket, expires_at=expires, rejoined=joined.rejoined, participant=participant_out(p),
                      snapshot=snapshot, media=media)
 
@@ -812,6 +842,18 @@ async def mark_presence(db: AsyncSession, org_id: str, *, gone: Sequence[str], b
 # ---- in the room ----------------------------------------------------------------------------------
 
 
+async def load_room(db: AsyncSession, org_id: str, room_id: str) -> Room:
+    return await _load_room(db, org_id, room_id)
+
+
+async def my_participant(db: AsyncSession, ctx: OrgContext, room: Room) -> Participant:
+    """The caller's participant in the room, whatever its state (NotInRoom when they never joined)."""
+    p = await _participant(db, ctx.org_id, room.id, ctx.member.id)
+    if p is None:
+        raise NotInRoom()
+    return p
+
+
 async def _joined_participant(db: AsyncSession, ctx: OrgContext, room: Room) -> Participant:
     p = await _participant(db, ctx.org_id, room.id, ctx.member.id)
     if p is None or p.state != ParticipantState.joined:
@@ -861,6 +903,7 @@ async def update_participant(
     if p.state == ParticipantState.removed:
         raise Conflict("This person was removed from the room.", code="participant_removed")
     changed = False
+    told: list[str] = []
     if body.admit and p.state == ParticipantState.waiting:
         await take_seat(db, room, hosting=False)
         seat(p, utcnow())
@@ -869,16 +912,20 @@ async def update_participant(
         if p.role == ParticipantRole.host and body.muted:
             raise Forbidden("The host cannot be muted by others.", code="host_cannot_be_muted")
         p.muted, changed = body.muted, True
+        told.append("muted" if body.muted else "unmuted")
     if body.role is not None and body.role != p.role:
         if p.role == ParticipantRole.host:
             raise Forbidden("The host's role stays.", code="host_role_fixed")
         p.role, changed = body.role, True
+        told.append("role")
     if body.hand_raised is False and p.hand_raised_at is not None:
         p.hand_raised_at, changed = None, True
     if changed:
         await db.flush()
         forget_snapshot(room.id)
         await announce_participant(db, room, p, seated=room.seated if body.admit else None)
+    for kind in told:
+        await _tell(db, kind, room, p)
     return p
 
 
@@ -898,6 +945,7 @@ async def mute_all(db: AsyncSession, ctx: OrgContext, room_id: str) -> int:
     forget_snapshot(room.id)
     await emit(db, org_id=ctx.org_id, channel=room_channel(room), kind="room.muted_all",
                data={"room_id": room.id, "muted": count})
+    await _tell(db, "muted_all", room)
     return count
 
 

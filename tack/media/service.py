@@ -1,0 +1,513 @@
+"""The media control plane: placing rooms on media servers, handing out media sessions, and making
+the hosts' controls (mute, remove, end) act on the media too.
+
+Rules (docs/media.md):
+- A room's VideoRoom is created on the least-loaded media server that answers, the first time
+  someone asks for media, and stays there until the room ends or the server dies.
+- A media session is handed out only to someone holding a seat. Their join token (the media token of
+  their join ticket, or a fresh one) is put on the VideoRoom's allow-list before the answer leaves,
+  and recorded (`MediaGrant`) so it can be taken off again: on removal (before the kick), on leaving,
+  and at expiry. Janus checks the allow-list; Tack checks everything else (capacity, who publishes).
+- Beyond the room's interactive capacity, people other than hosts and presenters watch the broadcast.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tack.core.config import get_settings
+from tack.core.db import after_commit, utcnow
+from tack.core.errors import Forbidden, ServiceBusy
+from tack.core.events import emit
+from tack.media.janus import JanusControl, JanusEndpoint, JanusError, JanusUnreachable
+from tack.media.models import MediaGrant, MediaServer, RoomMedia, ServerStatus
+from tack.media.schemas import BroadcastOut, MediaSessionOut
+from tack.rooms import service as rooms
+from tack.rooms import tokens
+from tack.rooms.models import Participant, ParticipantRole, ParticipantState, Room, RoomKind, RoomStatus
+
+log = structlog.get_logger(__name__)
+
+PUBLISHING_ROLES = {ParticipantRole.host, ParticipantRole.cohost, ParticipantRole.presenter}
+# The core token lets a browser open a Janus session and attach the VideoRoom plugin, nothing more;
+# it lasts as long as a room ticket, because Janus checks it on every request of the session.
+CORE_REALM = "janus"
+VIDEOROOM = "janus.plugin.videoroom"
+
+
+class MediaUnavailable(ServiceBusy):
+    code = "media_unavailable"
+    message = "Audio and video are not available right now. The room works; try the media again shortly."
+
+
+# ---- tokens, ids and secrets ------------------------------------------------------------------------
+
+
+def core_token(server: MediaServer, *, hours: float | None = None) -> str:
+    """A Janus token_auth token signed with the server's token_auth_secret."""
+    if not server.token_secret:
+        return ""
+    expires = int(time.time() + (hours or get_settings().room_ticket_hours) * 3600)
+    payload = f"{expires},{CORE_REALM},{VIDEOROOM}"
+    digest = hmac.new(server.token_secret.encode(), payload.encode(), hashlib.sha1).digest()
+    return f"{payload}:{base64.b64encode(digest).decode()}"
+
+
+def feed_id(participant_id: str) -> int:
+    """The participant's id in the VideoRoom (under 2**48: exact in JavaScript)."""
+    return int.from_bytes(hashlib.sha256(participant_id.encode()).digest()[:6], "big") or 1
+
+
+def room_secret(room: Room) -> str:
+    """The VideoRoom's secret: derived, so every Tack process knows it without sharing state."""
+    key = get_settings().resolved_secret_key().encode()
+    return hmac.new(key, f"tack:media-room:{room.id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def token_expiry(token: str) -> datetime:
+    return datetime.fromtimestamp(int(token.split(",", 1)[0]), UTC)
+
+
+# ---- the media servers ---------------------------------------------------------------------------------
+
+_available = False
+
+
+def remember_availability(up: bool) -> None:
+    global _available
+    _available = up
+
+
+def known_available() -> bool:
+    """Whether a media server answered at the last look of this process."""
+    return _available
+
+
+_controls: dict[str, tuple[JanusEndpoint, JanusControl]] = {}
+
+
+def control(server: MediaServer) -> JanusControl:
+    """This process's control session on a media server (one per server, reused)."""
+    endpoint = JanusEndpoint(api_url=server.api_url, admin_url=server.admin_url, admin_secret=server.admin_secret,
+                             admin_key=server.admin_key, core_token=core_token(server, hours=24 * 365))
+    known = _controls.get(server.id)
+    if known is not None and known[0] == endpoint:
+        return known[1]
+    made = JanusControl(endpoint)
+    _controls[server.id] = (endpoint, made)
+    return made
+
+
+async def close_controls() -> None:
+    for _, made in list(_controls.values()):
+        await made.close()
+    _controls.clear()
+
+
+async def servers(db: AsyncSession) -> list[MediaServer]:
+    return list((await db.execute(select(MediaServer).order_by(MediaServer.name))).scalars().all())
+
+
+async def any_server_up(db: AsyncSession) -> bool:
+    found = await db.execute(select(MediaServer.id).where(MediaServer.status == ServerStatus.up).limit(1))
+    return found.first() is not None
+
+
+async def register_server(
+    db: AsyncSession, *, name: str, api_url: str, public_url: str, admin_url: str = "", admin_secret: str = "",
+    admin_key: str = "", token_secret: str = "",
+) -> MediaServer:
+    """Add a media server, or update the one of that name (an installation's set-up command)."""
+    server = (await db.execute(select(MediaServer).where(MediaServer.name == name))).scalar_one_or_none()
+    if server is None:
+        server = MediaServer(name=name)
+        db.add(server)
+    server.api_url, server.public_url, server.admin_url = api_url.rstrip("/"), public_url, admin_url.rstrip("/")
+    server.admin_secret, server.admin_key, server.token_secret = admin_secret, admin_key, token_secret
+    server.status, server.failures, server.last_error = ServerStatus.up, 0, None
+    await db.flush()
+    return server
+
+
+async def _least_loaded(db: AsyncSession, *, besides: str | None = None) -> MediaServer | None:
+    placed = (
+        select(RoomMedia.server_id, func.count().label("rooms")).group_by(RoomMedia.server_id).subquery()
+    )
+    query = (
+        select(MediaServer)
+        .outerjoin(placed, placed.c.server_id == MediaServer.id)
+        .where(MediaServer.status == ServerStatus.up)
+        # Rooms placed by Tack count at once; participants as Janus last reported them.
+        .order_by(func.coalesce(placed.c.rooms, 0) + MediaServer.participants / 10, MediaServer.name)
+        .limit(1)
+    )
+    if besides is not None:
+        query = query.where(MediaServer.id != besides)
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+def _videoroom_settings(room: Room, secret: str, publishers: int) -> dict:
+    return {
+        "room": room.media_room,
+        "description": f"tack {room.kind} {room.id}",
+        "secret": secret,
+        "is_private": True,
+        "publishers": publishers,
+        # An allow-list (empty to start with): only tokens Tack put on it may join.
+        "allowed": [],
+        # Subscribers must be participants of the room (their publisher handle's private id).
+        "require_pvtid": True,
+        "notify_joining": True,
+        # Speaking indicators.
+        "audiolevel_event": True,
+        "audio_active_packets": 50,
+        "audio_level_average": 40,
+        "videocodec": "vp8,h264",
+        "audiocodec": "opus",
+        # A keyframe every few seconds: late joiners, the broadcast and media moved to another
+        # server start quickly.
+        "fir_freq": 5,
+        "permanent": False,
+    }
+
+
+async def _create_videoroom(server: MediaServer, room: Room, publishers: int) -> None:
+    try:
+        await control(server).videoroom("create", admin_key=server.admin_key,
+                                        **_videoroom_settings(room, room_secret(room), publishers))
+    except JanusError as exc:
+        if exc.code != 427:  # already there (another process, or a retry): fine
+            raise
+
+
+async def placed(db: AsyncSession, room: Room) -> tuple[RoomMedia, MediaServer] | None:
+    """The room's VideoRoom, created now on the least-loaded server if it has none; None without
+    any media server that answers."""
+    found = (
+        await db.execute(
+            select(RoomMedia, MediaServer)
+            .join(MediaServer, MediaServer.id == RoomMedia.server_id)
+            .where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
+        )
+    ).first()
+    if found is not None and found[1].status != ServerStatus.down:
+        return found[0], found[1]
+    server = await _least_loaded(db, besides=found[1].id if found is not None else None)
+    if server is None:
+        return None
+    publishers = get_settings().media_publishers
+    try:
+        await _create_videoroom(server, room, publishers)
+    except (JanusError, JanusUnreachable) as exc:
+        log.warning("media_room_create_failed", server=server.name, error=str(exc))
+        raise MediaUnavailable() from None
+    if found is None:
+        values = {"org_id": room.org_id, "room_id": room.id, "server_id": server.id,
+                  "publishers": publishers, "generation": 1, "broadcasting": False, "created_at": utcnow()}
+        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+        await db.execute(insert(RoomMedia).values(**values).on_conflict_do_nothing())
+    else:
+        found[0].server_id = server.id
+        found[0].generation += 1
+    await db.flush()
+    row = (
+        await db.execute(
+            select(RoomMedia, MediaServer)
+            .join(MediaServer, MediaServer.id == RoomMedia.server_id)
+            .where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+# ---- media sessions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Seat:
+    room: Room
+    p: Participant
+
+
+def may_publish(room: Room, p: Participant) -> bool:
+    return p.role in PUBLISHING_ROLES or (room.kind == RoomKind.meeting and not p.muted)
+
+
+async def _interactive_now(db: AsyncSession, room: Room, besides: str) -> int:
+    """People holding a live join token for the room's video, other than `besides`."""
+    return (
+        await db.execute(
+            select(func.count(func.distinct(MediaGrant.participant_id)))
+            .where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
+                   MediaGrant.participant_id != besides, MediaGrant.expires_at > utcnow())
+        )
+    ).scalar_one()
+
+
+async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: str | None) -> MediaSessionOut:
+    """The media session of a seated participant (see the module docstring)."""
+    if room.status != RoomStatus.open:
+        raise rooms.RoomEnded()
+    if p.state == ParticipantState.waiting:
+        return MediaSessionOut.unavailable("waiting")
+    if p.state != ParticipantState.joined:
+        raise rooms.NotInRoom()
+    if token is not None:
+        # The join ticket's media token: genuine, for this room and this person, unexpired.
+        if tokens.read_media_token(token, media_room=room.media_room) != p.id:
+            raise tokens.MediaTokenInvalid()
+    settings = get_settings()
+    if p.role not in PUBLISHING_ROLES and await _interactive_now(db, room, p.id) >= settings.media_interactive_capacity:
+        return MediaSessionOut(mode="broadcast", reason="room_full", broadcast=await _broadcast_of(db, room))
+    where = await placed(db, room)
+    if where is None:
+        return MediaSessionOut.unavailable("no_media_server")
+    media, server = where
+    if token is None:
+        token, _ = tokens.issue_media_token(media_room=room.media_room, participant_id=p.id)
+    try:
+        await control(server).videoroom("allowed", room=room.media_room, secret=room_secret(room), action="add",
+                                        allowed=[token])
+    except JanusError as exc:
+        if exc.code != 426:
+            log.warning("media_allow_failed", server=server.name, error=str(exc))
+            raise MediaUnavailable() from None
+        # The VideoRoom is gone (the server restarted): make it again, once.
+        await _create_videoroom(server, room, media.publishers)
+        await control(server).videoroom("allowed", room=room.media_room, secret=room_secret(room), action="add",
+                                        allowed=[token])
+    except JanusUnreachable as exc:
+        log.warning("media_server_unreachable", server=server.name, error=str(exc))
+        raise MediaUnavailable() from None
+    expires = token_expiry(token)
+    db.add(MediaGrant(org_id=room.org_id, room_id=room.id, participant_id=p.id, token=token, expires_at=expires))
+    await db.flush()
+    return MediaSessionOut(
+        mode="interactive", server=server.public_url, core_token=core_token(server) or None, room=room.media_room,
+        join_token=token, feed_id=feed_id(p.id), display=p.display_name, may_publish=may_publish(room, p),
+        ice_servers=_ice_servers(), generation=media.generation, expires_at=expires,
+    )
+
+
+def _ice_servers() -> list[dict]:
+    raw = get_settings().media_ice_servers
+    return json.loads(raw) if raw else []
+
+
+async def _broadcast_of(db: AsyncSession, room: Room) -> BroadcastOut | None:
+    media = await db.get(RoomMedia, (room.org_id, room.id))
+    if media is None or not media.broadcasting:
+        return None
+    return BroadcastOut(hls_url=f"/media/hls/{room.media_room}/index.m3u8")
+
+
+async def member_session(db: AsyncSession, ctx, room_id: str, *, token: str | None) -> MediaSessionOut:  # noqa: ANN001
+    room = await rooms.load_room(db, ctx.org_id, room_id)
+    await rooms.role_in(db, ctx, room)
+    p = await rooms.my_participant(db, ctx, room)
+    return await session_for(db, room, p, token=token)
+
+
+# ---- following the rooms: revoke, kick, mute, destroy ---------------------------------------------------
+
+
+async def _grants_of(db: AsyncSession, room: Room, participant_id: str | None) -> list[str]:
+    query = select(MediaGrant.token).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id)
+    if participant_id is not None:
+        query = query.where(MediaGrant.participant_id == participant_id)
+    return list((await db.execute(query)).scalars().all())
+
+
+async def _server_of(db: AsyncSession, room: Room) -> MediaServer | None:
+    found = (
+        await db.execute(
+            select(MediaServer).join(RoomMedia, RoomMedia.server_id == MediaServer.id)
+            .where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+async def follow_room(db: AsyncSession, kind: str, room: Room, p: Participant | None) -> None:
+    """rooms.on_room_change listener (see tack/rooms/service.py)."""
+    server = await _server_of(db, room)
+    if server is None:
+        return
+    janus = control(server)
+    secret, number = room_secret(room), room.media_room
+    if kind in ("removed", "left") and p is not None:
+        revoked = await _grants_of(db, room, p.id)
+        await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
+                                                  MediaGrant.participant_id == p.id))
+        feed = feed_id(p.id)
+
+        async def revoke_then_kick() -> None:
+            # Off the allow-list first, so a kicked client cannot come straight back in.
+            if revoked:
+                await _quietly(janus.videoroom("allowed", room=number, secret=secret, action="remove", allowed=revoked))
+            if kind == "removed":
+                await _quietly(janus.videoroom("kick", room=number, secret=secret, id=feed))
+
+        after_commit(db, revoke_then_kick)
+    elif kind == "muted" and p is not None:
+        feed = feed_id(p.id)
+        after_commit(db, lambda: _mute_feed(janus, number, secret, feed, True))
+    elif kind == "unmuted" and p is not None:
+        feed = feed_id(p.id)
+        after_commit(db, lambda: _mute_feed(janus, number, secret, feed, False))
+    elif kind == "muted_all":
+        hosts = {
+            feed_id(pid) for pid in (
+                await db.execute(
+                    select(Participant.id).where(Participant.org_id == room.org_id, Participant.room_id == room.id,
+                                                 Participant.role.in_(list(rooms.HOST_ROLES)))
+                )
+            ).scalars()
+        }
+
+        async def mute_everyone_else() -> None:
+            try:
+                listed = await janus.videoroom("listparticipants", room=number, secret=secret)
+            except (JanusError, JanusUnreachable):
+                return
+            for person in listed.get("participants", []):
+                if person.get("publisher") and person.get("id") not in hosts:
+                    await _mute_feed(janus, number, secret, int(person["id"]), True)
+
+        after_commit(db, mute_everyone_else)
+    elif kind == "ended":
+        await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id))
+        await db.execute(delete(RoomMedia).where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id))
+        after_commit(db, lambda: _quietly(janus.videoroom("destroy", room=number, secret=secret)))
+
+
+async def _mute_feed(janus: JanusControl, room: int, secret: str, feed: int, mute: bool) -> None:
+    # Audio is the first stream ("mid" 0) that Tack's clients publish.
+    await _quietly(janus.videoroom("moderate", room=room, secret=secret, id=feed, mid="0", mute=mute))
+
+
+async def _quietly(call) -> None:  # noqa: ANN001
+    """A side effect on a media server: logged, never an error for the committed change."""
+    try:
+        await call
+    except (JanusError, JanusUnreachable) as exc:
+        log.info("media_side_effect_failed", error=str(exc))
+
+
+# ---- housekeeping: expiry, health and load, moving rooms off a dead server ----------------------------
+
+
+async def revoke_expired(db: AsyncSession, *, limit: int = 500) -> int:
+    """Take expired join tokens off their rooms' allow-lists."""
+    rows = (
+        await db.execute(
+            select(MediaGrant, Room)
+            .join(Room, (Room.org_id == MediaGrant.org_id) & (Room.id == MediaGrant.room_id))
+            .where(MediaGrant.expires_at <= utcnow())
+            .limit(limit)
+        )
+    ).all()
+    by_room: dict[tuple[str, str], tuple[Room, list[str]]] = {}
+    for grant, room in rows:
+        by_room.setdefault((room.org_id, room.id), (room, []))[1].append(grant.token)
+        await db.delete(grant)
+    for room, revoked in by_room.values():
+        server = await _server_of(db, room)
+        if server is not None:
+            janus, number, secret = control(server), room.media_room, room_secret(room)
+            after_commit(db, lambda janus=janus, number=number, secret=secret, revoked=revoked: _quietly(
+                janus.videoroom("allowed", room=number, secret=secret, action="remove", allowed=revoked)))
+    return len(rows)
+
+
+DOWN_AFTER_FAILURES = 3
+
+
+@dataclass
+class Probe:
+    """What one look at a media server found (taken outside any transaction)."""
+
+    ok: bool
+    rooms: int = 0
+    participants: int = 0
+    error: str | None = None
+
+
+async def probe(server: MediaServer) -> Probe:
+    try:
+        janus = control(server)
+        await janus.keepalive()
+        listed = await janus.videoroom("list", admin_key=server.admin_key)
+    except (JanusError, JanusUnreachable) as exc:
+        return Probe(ok=False, error=str(exc)[:500])
+    ours = listed.get("list", [])
+    return Probe(ok=True, rooms=len(ours), participants=sum(int(r.get("num_participants", 0)) for r in ours))
+
+
+async def record_probes(db: AsyncSession, probes: dict[str, Probe]) -> None:
+    """Keep each server's load; after a few failed looks in a row, mark it down and move its rooms to
+    another server (their participants are told to reconnect their media)."""
+    for server in await servers(db):
+        found = probes.get(server.id)
+        if found is None:
+            continue
+        if found.ok:
+            server.rooms, server.participants = found.rooms, found.participants
+            server.failures, server.last_error, server.last_seen_at = 0, None, utcnow()
+            if server.status == ServerStatus.down:
+                server.status = ServerStatus.up
+                log.info("media_server_back", server=server.name)
+            continue
+        server.failures += 1
+        server.last_error = found.error
+        if server.failures >= DOWN_AFTER_FAILURES and server.status != ServerStatus.down:
+            server.status = ServerStatus.down
+            log.warning("media_server_down", server=server.name, error=found.error)
+            await db.flush()
+            await move_rooms_off(db, server)
+    await db.flush()
+
+
+async def move_rooms_off(db: AsyncSession, server: MediaServer) -> int:
+    """Place every open room of a dead server again; tell their participants to reconnect media."""
+    rows = (
+        await db.execute(
+            select(RoomMedia, Room)
+            .join(Room, (Room.org_id == RoomMedia.org_id) & (Room.id == RoomMedia.room_id))
+            .where(RoomMedia.server_id == server.id)
+        )
+    ).all()
+    moved = 0
+    for media, room in rows:
+        if room.status != RoomStatus.open:
+            await db.delete(media)
+            continue
+        # Old join tokens were on the dead server's allow-list only: clients ask for new ones.
+        await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id))
+        try:
+            where = await placed(db, room)
+        except MediaUnavailable:
+            where = None
+        await emit(db, org_id=room.org_id, channel=rooms.room_channel(room), kind="room.media_moved",
+                   data={"room_id": room.id, "available": where is not None,
+                         "generation": where[0].generation if where else media.generation})
+        moved += 1
+    return moved
+
+
+def forbid_guest_media_for_removed(p: Participant) -> None:
+    if p.state == ParticipantState.removed:
+        raise Forbidden("You were removed from this room.", code="removed_from_room")

@@ -1,0 +1,246 @@
+"""Media sessions against a real Janus: who gets in, and what Janus refuses.
+
+A join token is on one room's allow-list from the moment Tack hands it out until the person is
+removed, leaves, or the token expires; Janus itself refuses everything else (forged tokens, another
+room's, expired ones, a removed person's), and nobody opens a Janus session without a core token.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from tack.core.db import get_database, run_after_commit
+from tack.core.event_models import Event as EventRecord
+from tack.media import local
+from tack.media import service as media
+from tack.media.models import MediaGrant, MediaServer, RoomMedia, ServerStatus
+from tests.factories import check
+from tests.janus_peer import JanusPeer, start_janus
+from tests.test_rooms import error_code, join, room_url, school_class, start_class
+
+UNAUTHORIZED_TOKEN = 433  # VideoRoom: "Unauthorized (not in the allowed list)"
+
+
+@pytest.fixture(scope="session")
+def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalJanus]:
+    if local.janus_binary() is None:
+        pytest.fail("Janus is not installed; `make test` installs it (apt-get install janus), or run `tack media up`.")
+    j = start_janus(tmp_path_factory.mktemp("janus"), "24000-24199")
+    yield j
+    local.stop(j)
+
+
+async def _register(name: str, j: local.LocalJanus) -> MediaServer:
+    async with get_database().session() as db:
+        server = await media.register_server(db, name=name, api_url=j.api_url, public_url=j.public_url,
+                                             admin_url=j.admin_url, admin_secret=j.admin_secret,
+                                             admin_key=j.admin_key, token_secret=j.token_secret)
+        await db.commit()
+        return server
+
+
+async def _forget_media_servers() -> None:
+    async with get_database().session() as db:
+        await db.execute(delete(MediaGrant))
+        await db.execute(delete(RoomMedia))
+        await db.execute(delete(MediaServer))
+        await db.commit()
+    await media.close_controls()
+    media.remember_availability(False)
+
+
+@pytest.fixture
+async def media_server(janus: local.LocalJanus) -> AsyncIterator[MediaServer]:
+    await _forget_media_servers()
+    server = await _register("test-janus", janus)
+    media.remember_availability(True)
+    yield server
+    await _forget_media_servers()
+
+
+async def _media(client, org: dict, room: dict, body: dict | None = None, status: int = 200) -> dict:  # type: ignore[no-untyped-def]
+    return check(await client.post(room_url(org, room, "/media"), json=body or {}), status)
+
+
+async def _janus_join(j: local.LocalJanus, session: dict, *, token: str | None = None,
+                      room: int | None = None) -> dict:
+    peer = JanusPeer(j.api_url, session["core_token"])
+    try:
+        opened = await peer.open()
+        assert opened.get("janus") == "success", opened
+        return await peer.join(room or session["room"], session["feed_id"],
+                               session["join_token"] if token is None else token)
+    finally:
+        await peer.close()
+
+
+async def test_a_seated_student_gets_into_the_media_room_and_janus_checks_the_token(new_client, media_server, janus):
+    org, _, (teacher, _), [(student, _), (other, _)], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    ticket = await join(student, org, room)
+    assert ticket["media"]["available"] is True
+
+    session = await _media(student, org, room, {"token": ticket["media"]["token"]})
+    assert session["mode"] == "interactive" and session["server"] == janus.public_url
+    assert session["join_token"] == ticket["media"]["token"]  # the join ticket's token is the one Janus checks
+    assert session["may_publish"] is False  # a student in a class publishes only when allowed
+    teacher_session = await _media(teacher, org, room)
+    assert teacher_session["may_publish"] is True and teacher_session["room"] == session["room"]
+
+    joined = await _janus_join(janus, session)
+    assert joined.get("videoroom") == "joined", joined
+    # Janus refuses tokens that are not on this room's allow-list: forged or made up.
+    forged = ticket["media"]["token"][:-6] + "AAAAA="
+    assert (await _janus_join(janus, session, token=forged))["error_code"] == UNAUTHORIZED_TOKEN
+    assert (await _janus_join(janus, session, token=None or "made-up"))["error_code"] == UNAUTHORIZED_TOKEN
+    # Tack refuses a forged token, and another person's.
+    assert error_code(await student.post(room_url(org, room, "/media"), json={"token": forged})) == "media_token_invalid"
+    await join(other, org, room)
+    refused = await other.post(room_url(org, room, "/media"), json={"token": ticket["media"]["token"]})
+    assert refused.status_code == 403 and error_code(refused) == "media_token_invalid"
+
+
+async def test_no_janus_session_without_a_core_token_tack_signed(media_server, janus):
+    for token in (None, "1999999999,janus,janus.plugin.videoroom:Zm9yZ2VkIHNpZ25hdHVyZQ=="):
+        peer = JanusPeer(janus.api_url, token)
+        try:
+            answer = await peer.open()
+        finally:
+            await peer.close()
+        assert answer["janus"] == "error" and answer["error"]["code"] == 403
+
+
+async def test_a_token_is_good_for_its_own_room_only(new_client, media_server, janus):
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    await join(student, org, room)
+    session = await _media(student, org, room)
+    meeting = check(await teacher.post(f"/orgs/{org['id']}/rooms", json={"kind": "meeting", "title": "Staff"}), 201)
+    await join(teacher, org, meeting)
+    other_room = await _media(teacher, org, meeting)
+    assert other_room["room"] != session["room"]
+    answer = await _janus_join(janus, session, room=other_room["room"])
+    assert answer["error_code"] == UNAUTHORIZED_TOKEN
+    # And Tack does not take one room's token for another.
+    moved = await teacher.post(room_url(org, meeting, "/media"), json={"token": session["join_token"]})
+    assert moved.status_code == 403 and error_code(moved) == "media_token_invalid"
+
+
+async def test_a_removed_student_is_revoked_before_the_kick_and_cannot_come_back(new_client, media_server, janus):
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    ticket = await join(student, org, room)
+    session = await _media(student, org, room, {"token": ticket["media"]["token"]})
+    assert (await _janus_join(janus, session))["videoroom"] == "joined"
+    check(await teacher.delete(room_url(org, room, f"/participants/{ticket['participant']['id']}")), 204)
+    # The token the removed student still holds is off the allow-list.
+    assert (await _janus_join(janus, session))["error_code"] == UNAUTHORIZED_TOKEN
+    # And Tack hands out no new one.
+    refused = await student.post(room_url(org, room, "/media"), json={})
+    assert refused.status_code == 403
+    async with get_database().session() as db:
+        grants = (await db.execute(select(MediaGrant).where(MediaGrant.room_id == room["id"],
+                                                            MediaGrant.participant_id == ticket["participant"]["id"]))).all()
+    assert grants == []
+
+
+async def test_an_expired_token_is_taken_off_the_allow_list(new_client, media_server, janus, monkeypatch):
+    from tack.core.config import get_settings
+
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    monkeypatch.setattr(get_settings(), "room_media_token_seconds", -1.0)  # tokens made from now on are expired
+    ticket = await join(student, org, room)
+    refused = await student.post(room_url(org, room, "/media"), json={"token": ticket["media"]["token"]})
+    assert refused.status_code == 403 and error_code(refused) == "media_token_expired"
+    monkeypatch.setattr(get_settings(), "room_media_token_seconds", 300.0)
+    session = await _media(student, org, room)
+    assert (await _janus_join(janus, session))["videoroom"] == "joined"
+    # Time passes: the grant expires, and the housekeeping takes the token off the allow-list.
+    async with get_database().session() as db:
+        grant = (await db.execute(select(MediaGrant).where(MediaGrant.token == session["join_token"]))).scalar_one()
+        grant.expires_at = grant.created_at
+        await db.commit()
+    async with get_database().session() as db:
+        assert await media.revoke_expired(db) == 1
+        await db.commit()
+        await run_after_commit(db)
+    assert (await _janus_join(janus, session))["error_code"] == UNAUTHORIZED_TOKEN
+
+
+async def test_without_a_media_server_rooms_work_and_media_says_unavailable(new_client):
+    await _forget_media_servers()
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    ticket = await join(student, org, room)
+    assert ticket["media"]["available"] is False
+    session = await _media(student, org, room)
+    assert session == {**session, "mode": "unavailable", "reason": "no_media_server", "join_token": None}
+
+
+async def test_media_is_for_seated_people_of_the_room_only(new_client, media_server):
+    org, admin, (teacher, _), [(student, _), (absent, _)], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(student, org, room)
+    # In the class but not joined: no media.
+    assert (await absent.post(room_url(org, room, "/media"), json={})).status_code == 403
+    # Another organization's member: not even the room.
+    stranger_org, _, (stranger, _), _, _ = await school_class(new_client, students=0)
+    other = await stranger.post(f"/orgs/{org['id']}/rooms/{room['id']}/media", json={})
+    assert other.status_code in (403, 404)
+    assert (await stranger.post(f"/orgs/{stranger_org['id']}/rooms/{room['id']}/media", json={})).status_code == 404
+    # Signed out: no.
+    assert (await new_client().post(room_url(org, room, "/media"), json={})).status_code == 401
+
+
+async def test_ending_the_room_destroys_its_media_room(new_client, media_server, janus):
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    session = await _media(teacher, org, room)
+    listed = await media.control(media_server).videoroom("list", admin_key=janus.admin_key)
+    assert session["room"] in [r["room"] for r in listed["list"]]
+    check(await teacher.post(room_url(org, room, "/end")), 200)
+    listed = await media.control(media_server).videoroom("list", admin_key=janus.admin_key)
+    assert session["room"] not in [r["room"] for r in listed["list"]]
+
+
+async def test_a_dead_media_server_s_rooms_move_and_people_are_told_to_reconnect(
+    new_client, media_server, janus, tmp_path
+):
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    await join(student, org, room)
+    first = await _media(student, org, room)
+    spare_janus = start_janus(tmp_path / "spare", "24200-24399")
+    try:
+        spare = await _register("spare-janus", spare_janus)
+        # The first server stops answering three looks in a row.
+        for _ in range(media.DOWN_AFTER_FAILURES):
+            async with get_database().session() as db:
+                await media.record_probes(db, {media_server.id: media.Probe(ok=False, error="gone"),
+                                               spare.id: media.Probe(ok=True)})
+                await db.commit()
+                await run_after_commit(db)
+        async with get_database().session() as db:
+            statuses = dict((await db.execute(select(MediaServer.name, MediaServer.status))).all())
+            moved = (await db.execute(select(EventRecord).where(EventRecord.kind == "room.media_moved"))).scalars().all()
+        assert statuses == {"test-janus": ServerStatus.down, "spare-janus": ServerStatus.up}
+        assert any(e.data["room_id"] == room["id"] for e in moved)
+        # The student keeps the seat and gets media on the other server.
+        again = await _media(student, org, room)
+        assert again["server"] == spare_janus.public_url and again["generation"] == first["generation"] + 1
+        assert (await _janus_join(spare_janus, again))["videoroom"] == "joined"
+    finally:
+        local.stop(spare_janus)
+        shutil.rmtree(Path(spare_janus.folder), ignore_errors=True)
