@@ -27,8 +27,9 @@ from tack.core.config import get_settings  # noqa: E402
 
 BACKEND = os.environ.get("TACK_TEST_DB", "sqlite")
 # `live_server`: a real server in a subprocess, for contract and browser tests; `stream_server`: the
-# app served in-process for WebSocket tests of the real-time stream.
-pytest_plugins = ["tests.live", "tests.streams"]
+# app served in-process for WebSocket tests of the real-time stream; `janus` / `media_server`: a real
+# Janus for the media tests.
+pytest_plugins = ["tests.live", "tests.streams", "tests.janus_peer"]
 PG_ADMIN_URL = os.environ.get("TACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

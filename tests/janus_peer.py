@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import secrets
 import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+from sqlalchemy import delete
 
+from tack.core.db import get_database
 from tack.media import local
+from tack.media import service as media
+from tack.media.models import MediaGrant, MediaServer, RoomMedia
 
 
 def free_port() -> int:
@@ -74,3 +80,81 @@ class JanusPeer:
             except httpx.HTTPError:
                 pass
         await self.client.aclose()
+
+
+class Publisher(JanusPeer):
+    """A participant who publishes generated audio and video (aiortc), as a teacher's browser would."""
+
+    def __init__(self, api_url: str, core_token: str | None) -> None:
+        super().__init__(api_url, core_token)
+        self.pc = None
+
+    async def _event(self, wanted) -> dict[str, Any]:  # noqa: ANN001
+        while True:
+            url = f"{self.api_url}/{self.session}?maxev=1"
+            if self.core_token:
+                url += f"&token={quote(self.core_token)}"
+            event = (await self.client.get(url, timeout=15)).json()
+            if wanted(event):
+                return event
+
+    async def publish(self) -> None:
+        from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+
+        self.pc = RTCPeerConnection()
+        self.pc.addTrack(AudioStreamTrack())  # audio first: it is mid "0", which hosts' mutes act on
+        self.pc.addTrack(VideoStreamTrack())
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.request(f"/{self.session}/{self.handle}", {
+            "janus": "message", "body": {"request": "configure", "audio": True, "video": True},
+            "jsep": {"type": "offer", "sdp": self.pc.localDescription.sdp},
+        })
+        answer = await self._event(lambda e: "jsep" in e)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["jsep"]["sdp"], "answer"))
+        await self._event(lambda e: e.get("janus") == "webrtcup")
+
+    async def close(self) -> None:
+        if self.pc is not None:
+            await self.pc.close()
+        await super().close()
+
+
+# ---- fixtures (made available to every test module by tests/conftest.py) ---------------------------
+
+@pytest.fixture(scope="session")
+def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalJanus]:
+    if local.janus_binary() is None:
+        pytest.fail("Janus is not installed; `make test` installs it (apt-get install janus), or run `tack media up`.")
+    j = start_janus(tmp_path_factory.mktemp("janus"), "24000-24199")
+    yield j
+    local.stop(j)
+
+
+async def register_janus(name: str, j: local.LocalJanus) -> MediaServer:
+    async with get_database().session() as db:
+        server = await media.register_server(db, name=name, api_url=j.api_url, public_url=j.public_url,
+                                             admin_url=j.admin_url, admin_secret=j.admin_secret,
+                                             admin_key=j.admin_key, token_secret=j.token_secret)
+        await db.commit()
+        return server
+
+
+async def forget_media_servers() -> None:
+    async with get_database().session() as db:
+        await db.execute(delete(MediaGrant))
+        await db.execute(delete(RoomMedia))
+        await db.execute(delete(MediaServer))
+        await db.commit()
+    await media.close_controls()
+    media.remember_availability(False)
+
+
+@pytest.fixture
+async def media_server(janus: local.LocalJanus) -> AsyncIterator[MediaServer]:
+    await forget_media_servers()
+    server = await register_janus("test-janus", janus)
+    media.remember_availability(True)
+    yield server
+    await forget_media_servers()
+
+

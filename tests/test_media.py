@@ -8,59 +8,20 @@ room's, expired ones, a removed person's), and nobody opens a Janus session with
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from tack.core.db import get_database, run_after_commit
 from tack.core.event_models import Event as EventRecord
 from tack.media import local
 from tack.media import service as media
-from tack.media.models import MediaGrant, MediaServer, RoomMedia, ServerStatus
+from tack.media.models import MediaGrant, MediaServer, ServerStatus
 from tests.factories import check
-from tests.janus_peer import JanusPeer, start_janus
+from tests.janus_peer import JanusPeer, forget_media_servers, register_janus, start_janus
 from tests.test_rooms import error_code, join, room_url, school_class, start_class
 
 UNAUTHORIZED_TOKEN = 433  # VideoRoom: "Unauthorized (not in the allowed list)"
-
-
-@pytest.fixture(scope="session")
-def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalJanus]:
-    if local.janus_binary() is None:
-        pytest.fail("Janus is not installed; `make test` installs it (apt-get install janus), or run `tack media up`.")
-    j = start_janus(tmp_path_factory.mktemp("janus"), "24000-24199")
-    yield j
-    local.stop(j)
-
-
-async def _register(name: str, j: local.LocalJanus) -> MediaServer:
-    async with get_database().session() as db:
-        server = await media.register_server(db, name=name, api_url=j.api_url, public_url=j.public_url,
-                                             admin_url=j.admin_url, admin_secret=j.admin_secret,
-                                             admin_key=j.admin_key, token_secret=j.token_secret)
-        await db.commit()
-        return server
-
-
-async def _forget_media_servers() -> None:
-    async with get_database().session() as db:
-        await db.execute(delete(MediaGrant))
-        await db.execute(delete(RoomMedia))
-        await db.execute(delete(MediaServer))
-        await db.commit()
-    await media.close_controls()
-    media.remember_availability(False)
-
-
-@pytest.fixture
-async def media_server(janus: local.LocalJanus) -> AsyncIterator[MediaServer]:
-    await _forget_media_servers()
-    server = await _register("test-janus", janus)
-    media.remember_availability(True)
-    yield server
-    await _forget_media_servers()
 
 
 async def _media(client, org: dict, room: dict, body: dict | None = None, status: int = 200) -> dict:  # type: ignore[no-untyped-def]
@@ -178,7 +139,7 @@ async def test_an_expired_token_is_taken_off_the_allow_list(new_client, media_se
 
 
 async def test_without_a_media_server_rooms_work_and_media_says_unavailable(new_client):
-    await _forget_media_servers()
+    await forget_media_servers()
     org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
     room = await start_class(teacher, org, group)
     ticket = await join(student, org, room)
@@ -224,7 +185,7 @@ async def test_a_dead_media_server_s_rooms_move_and_people_are_told_to_reconnect
     first = await _media(student, org, room)
     spare_janus = start_janus(tmp_path / "spare", "24200-24399")
     try:
-        spare = await _register("spare-janus", spare_janus)
+        spare = await register_janus("spare-janus", spare_janus)
         # The first server stops answering three looks in a row.
         for _ in range(media.DOWN_AFTER_FAILURES):
             async with get_database().session() as db:

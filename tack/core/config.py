@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     media_ice_servers: str = ""
     # Seconds between the looks at every media server (load, failover; 0: never).
     media_check_seconds: float = 10.0
+    # Broadcasts (tack/media/broadcast.py): the ffmpeg to run, the UDP ports Janus forwards to, and the
+    # address of this machine as the media servers reach it.
+    media_ffmpeg: str = "ffmpeg"
+    media_broadcast_ports: str = "25000-25999"
+    media_forward_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

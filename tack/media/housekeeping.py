@@ -12,7 +12,7 @@ import structlog
 
 from tack.core.config import get_settings
 from tack.core.db import get_database, run_after_commit
-from tack.media import service
+from tack.media import broadcast, service
 
 log = structlog.get_logger(__name__)
 
@@ -57,4 +57,5 @@ async def media_housekeeping() -> AsyncIterator[None]:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await broadcast.stop_all()
         await service.close_controls()

@@ -63,8 +63,10 @@ class RoomMedia(Base):
     publishers: Mapped[int] = mapped_column(Integer)
     # Bumped when the room is placed again (another server): clients reconnect their media.
     generation: Mapped[int] = mapped_column(Integer, default=1)
-    # Set while the class is broadcast: the forwarder and ffmpeg (see tack/media/broadcast.py).
+    # Set while the class is broadcast: the forwarder and ffmpeg (see tack/media/broadcast.py), run by
+    # the process named here ("host:pid").
     broadcasting: Mapped[bool] = mapped_column(Boolean, default=False)
+    broadcast_owner: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from tack.core.config import get_settings
 from tack.core.db import after_commit, utcnow
 from tack.core.errors import Forbidden, ServiceBusy
 from tack.core.events import emit
+from tack.media import broadcast
 from tack.media.janus import JanusControl, JanusEndpoint, JanusError, JanusUnreachable
 from tack.media.models import MediaGrant, MediaServer, RoomMedia, ServerStatus
 from tack.media.schemas import BroadcastOut, MediaSessionOut
@@ -270,12 +272,17 @@ async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: st
         if tokens.read_media_token(token, media_room=room.media_room) != p.id:
             raise tokens.MediaTokenInvalid()
     settings = get_settings()
-    if p.role not in PUBLISHING_ROLES and await _interactive_now(db, room, p.id) >= settings.media_interactive_capacity:
-        return MediaSessionOut(mode="broadcast", reason="room_full", broadcast=await _broadcast_of(db, room))
+    full = (p.role not in PUBLISHING_ROLES
+            and await _interactive_now(db, room, p.id) >= settings.media_interactive_capacity)
     where = await placed(db, room)
     if where is None:
         return MediaSessionOut.unavailable("no_media_server")
     media, server = where
+    if full:
+        # The broadcast starts with its first viewer, once the host publishes (until then the client
+        # asks again and shows that the class has not started broadcasting yet).
+        return MediaSessionOut(mode="broadcast", reason="room_full", generation=media.generation,
+                               broadcast=await ensure_broadcast(db, room, media, server))
     if token is None:
         token, _ = tokens.issue_media_token(media_room=room.media_room, participant_id=p.id)
     try:
@@ -307,11 +314,52 @@ def _ice_servers() -> list[dict]:
     return json.loads(raw) if raw else []
 
 
-async def _broadcast_of(db: AsyncSession, room: Room) -> BroadcastOut | None:
-    media = await db.get(RoomMedia, (room.org_id, room.id))
-    if media is None or not media.broadcasting:
+async def _host_feed(db: AsyncSession, room: Room) -> int | None:
+    host = (
+        await db.execute(
+            select(Participant.id).where(Participant.org_id == room.org_id, Participant.room_id == room.id,
+                                         Participant.role == ParticipantRole.host,
+                                         Participant.state == ParticipantState.joined)
+        )
+    ).scalar_one_or_none()
+    return feed_id(host) if host is not None else None
+
+
+async def ensure_broadcast(db: AsyncSession, room: Room, media: RoomMedia, server: MediaServer) -> BroadcastOut | None:
+    """The room's broadcast, started now by this process if nobody runs it; None while the host does
+    not publish (or has not joined)."""
+    if media.broadcasting and media.broadcast_owner != broadcast.OWNER and not _owner_gone(media.broadcast_owner):
+        return BroadcastOut(hls_url=broadcast.playlist_url(room.media_room))
+    feed = await _host_feed(db, room)
+    if feed is None:
         return None
-    return BroadcastOut(hls_url=f"/media/hls/{room.media_room}/index.m3u8")
+    try:
+        await broadcast.start(control(server), media_room=room.media_room, secret=room_secret(room),
+                              admin_key=server.admin_key, feed=feed)
+    except JanusError as exc:
+        if exc.code != 428:  # 428: the host does not publish (yet)
+            log.warning("broadcast_start_failed", room=room.id, error=str(exc))
+        return None
+    except (JanusUnreachable, RuntimeError, OSError) as exc:
+        log.warning("broadcast_start_failed", room=room.id, error=str(exc))
+        return None
+    media.broadcasting, media.broadcast_owner = True, broadcast.OWNER
+    await db.flush()
+    return BroadcastOut(hls_url=broadcast.playlist_url(room.media_room))
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """Whether the process that ran a broadcast is gone (known only for processes of this host)."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != broadcast.OWNER.rpartition(":")[0] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except OSError:
+        return True
+    return False
 
 
 async def member_session(db: AsyncSession, ctx, room_id: str, *, token: str | None) -> MediaSessionOut:  # noqa: ANN001
@@ -391,7 +439,12 @@ async def follow_room(db: AsyncSession, kind: str, room: Room, p: Participant | 
     elif kind == "ended":
         await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id))
         await db.execute(delete(RoomMedia).where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id))
-        after_commit(db, lambda: _quietly(janus.videoroom("destroy", room=number, secret=secret)))
+
+        async def end_media() -> None:
+            await broadcast.stop(janus, media_room=number, secret=secret, admin_key=server.admin_key)
+            await _quietly(janus.videoroom("destroy", room=number, secret=secret))
+
+        after_commit(db, end_media)
 
 
 async def _mute_feed(janus: JanusControl, room: int, secret: str, feed: int, mute: bool) -> None:

@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('publishers', sa.Integer(), nullable=False),
     sa.Column('generation', sa.Integer(), nullable=False),
     sa.Column('broadcasting', sa.Boolean(), nullable=False),
+    sa.Column('broadcast_owner', sa.String(length=100), nullable=True),
     sa.Column('created_at', tack.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id', 'room_id'], ['rooms.org_id', 'rooms.id'], name=op.f('fk_room_media_org_id_room_id_rooms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('org_id', 'room_id', name=op.f('pk_room_media'))
