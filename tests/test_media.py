@@ -205,3 +205,31 @@ async def test_a_dead_media_server_s_rooms_move_and_people_are_told_to_reconnect
     finally:
         local.stop(spare_janus)
         shutil.rmtree(Path(spare_janus.folder), ignore_errors=True)
+
+
+async def test_a_student_who_publishes_without_leave_is_muted_and_a_presenter_may_publish(
+    new_client, media_server, janus
+):
+    from tests.janus_peer import Publisher
+
+    org, _, (teacher, _), [(student, _), _], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    ticket = await join(student, org, room)
+    session = await _media(student, org, room)
+    assert session["may_publish"] is False
+    # A client that ignores may_publish: Janus lets it publish ...
+    rogue = Publisher(janus.api_url, session["core_token"])
+    try:
+        await rogue.open()
+        assert (await rogue.join(session["room"], session["feed_id"], session["join_token"]))["videoroom"] == "joined"
+        await rogue.publish()
+        # ... and Tack's round mutes it there.
+        async with get_database().session() as db:
+            assert await media.enforce_publishing(db) == 1
+    finally:
+        await rogue.close()
+    # Made presenter, the student may publish.
+    check(await teacher.patch(room_url(org, room, f"/participants/{ticket['participant']['id']}"),
+                              json={"role": "presenter"}), 200)
+    assert (await _media(student, org, room))["may_publish"] is True

@@ -30,6 +30,11 @@ async def media_round() -> None:
         await service.revoke_expired(db)
         await db.commit()
         await run_after_commit(db)
+    async with database.session() as db:
+        muted = await service.enforce_publishing(db)
+        await db.commit()
+    if muted:
+        log.info("media_unallowed_publishers_muted", feeds=muted)
     service.remember_availability(any(p.ok for p in probes.values()))
 
 

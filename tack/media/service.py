@@ -410,12 +410,19 @@ async def follow_room(db: AsyncSession, kind: str, room: Room, p: Participant | 
                 await _quietly(janus.videoroom("kick", room=number, secret=secret, id=feed))
 
         after_commit(db, revoke_then_kick)
-    elif kind == "muted" and p is not None:
-        feed = feed_id(p.id)
-        after_commit(db, lambda: _mute_feed(janus, number, secret, feed, True))
-    elif kind == "unmuted" and p is not None:
-        feed = feed_id(p.id)
-        after_commit(db, lambda: _mute_feed(janus, number, secret, feed, False))
+    elif kind in ("muted", "unmuted") and p is not None:
+        feed, mute = feed_id(p.id), kind == "muted"
+        after_commit(db, lambda: _mute_feed(janus, number, secret, feed, mute))
+    elif kind == "role" and p is not None:
+        # Made presenter: may speak and show; back to attendee: their camera and microphone stop.
+        feed, allowed = feed_id(p.id), may_publish(room, p)
+
+        async def follow_role() -> None:
+            for mid in ("0", "1"):
+                await _quietly(janus.videoroom("moderate", room=number, secret=secret, id=feed, mid=mid,
+                                               mute=not allowed))
+
+        after_commit(db, follow_role)
     elif kind == "muted_all":
         hosts = {
             feed_id(pid) for pid in (
@@ -461,6 +468,43 @@ async def _quietly(call) -> None:  # noqa: ANN001
 
 
 # ---- housekeeping: expiry, health and load, moving rooms off a dead server ----------------------------
+
+
+async def enforce_publishing(db: AsyncSession, *, limit: int = 500) -> int:
+    """Mute, on the media server, whoever publishes without being allowed to (a client that ignored
+    `may_publish`): Janus lets anyone in a room publish, so the rule is Tack's. Returns feeds muted."""
+    rows = (
+        await db.execute(
+            select(RoomMedia, Room, MediaServer)
+            .join(Room, (Room.org_id == RoomMedia.org_id) & (Room.id == RoomMedia.room_id))
+            .join(MediaServer, MediaServer.id == RoomMedia.server_id)
+            .where(Room.status == RoomStatus.open, MediaServer.status == ServerStatus.up)
+            .limit(limit)
+        )
+    ).all()
+    muted = 0
+    for _, room, server in rows:
+        janus, secret = control(server), room_secret(room)
+        try:
+            listed = await janus.videoroom("listparticipants", room=room.media_room, secret=secret)
+        except (JanusError, JanusUnreachable):
+            continue
+        publishing = {int(person["id"]) for person in listed.get("participants", []) if person.get("publisher")}
+        if not publishing:
+            continue
+        seated = (
+            await db.execute(
+                select(Participant).where(Participant.org_id == room.org_id, Participant.room_id == room.id,
+                                          Participant.state == ParticipantState.joined)
+            )
+        ).scalars().all()
+        allowed = {feed_id(p.id) for p in seated if may_publish(room, p)}
+        for feed in publishing - allowed:
+            for mid in ("0", "1"):
+                await _quietly(janus.videoroom("moderate", room=room.media_room, secret=secret, id=feed, mid=mid,
+                                               mute=True))
+            muted += 1
+    return muted
 
 
 async def revoke_expired(db: AsyncSession, *, limit: int = 500) -> int:
