@@ -61,7 +61,7 @@ async def test_a_full_queue_refuses_at_once_with_a_place_and_retry_after() -> No
         async with gate.admit(Priority.attendee):
             pass
     error = refused.value
-    assert error.status_code == 503 and error.code == "busy"
+    assert error.status_code == 429 and error.code == "busy"
     assert error.details["reason"] == "queue_full" and error.details["position"] == 3
     assert 1 <= error.retry_after <= 30 and error.headers == {"Retry-After": str(error.retry_after)}
     release.set()

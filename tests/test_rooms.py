@@ -289,7 +289,7 @@ async def test_under_overload_joins_are_told_to_wait_rejoins_get_in_and_leaving_
     async with gate_taken(tight_gate):
         # A newcomer is told to wait, with a place and a time.
         response = await ben.post(room_url(org, room, "/join"), json={})
-        assert response.status_code == 503 and error_code(response) == "busy"
+        assert response.status_code == 429 and error_code(response) == "busy"
         assert int(response.headers["Retry-After"]) >= 1
         details = response.json()["error"]["details"]
         assert details["position"] >= 1 and details["retry_after"] >= 1

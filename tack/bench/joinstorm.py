@@ -10,7 +10,7 @@ storm: phones and laptops stay signed in. Each signed-in client fetches its CSRF
 (POST .../rooms), joins it and holds a stream connection.
 
 The storm: every student starts at a uniformly random moment of the window. The sign-in share
-signs in with the password first; then POST .../rooms/{id}/join, and on 503 `busy` waits the
+signs in with the password first; then POST .../rooms/{id}/join, and on 429 `busy` waits the
 Retry-After (plus jitter) and tries again until admitted or the give-up deadline; then opens the
 stream (/api/v1/stream) and waits for `live`. A share drops: closes the socket abruptly,
 reconnects it and joins again with the ticket of its first join, which must answer
@@ -73,6 +73,8 @@ GATE = "room_join"
 SETUP_CONCURRENCY = 24
 # One HTTP request (a queued join waits up to TACK_ROOM_JOIN_WAIT_SECONDS on the server).
 REQUEST_TIMEOUT = 60.0
+# "Busy, come back in N s": 429 (503 from servers before it, or from a proxy in front).
+BUSY_STATUSES = (429, 503)
 STREAM_TIMEOUT = 60.0
 # Descriptors kept free of sockets: the bench's own files and the database; a server the bench
 # starts has the same limit and holds one socket per bench socket, plus its own files.
@@ -959,7 +961,7 @@ class JoinStorm:
                 for _ in range(20):
                     response = await self.http.request("POST", self._path(classroom.room_id, "join"),
                                                        teacher.headers(), b"{}")
-                    if response.status != 503:
+                    if response.status not in BUSY_STATUSES:
                         break
                     await asyncio.sleep(response.retry_after() + self.rng.random())
                 if response.status != 200:
@@ -1015,7 +1017,7 @@ class JoinStorm:
                 s.person.session, s.person.csrf = session, response.json()["csrf_token"]
                 self.sign_in_latencies.append(time.perf_counter() - began)
                 return True
-            if response.status in (429, 503):
+            if response.status in BUSY_STATUSES:
                 self.sign_in_refused += 1
                 if not await self._wait_retry(s, "sign_in", response):
                     return False
@@ -1062,7 +1064,7 @@ class JoinStorm:
                     # Whoever got in just before the deadline still gets the time to connect and rejoin.
                     s.deadline = max(s.deadline, answered + self.config.give_up)
                 return True
-            if response.status == 503:
+            if response.status in BUSY_STATUSES:
                 self.attempt_busy.append(answered - sent)
                 if rejoin:
                     self.rejoin_refused += 1
@@ -1420,7 +1422,7 @@ def format_report(r: dict[str, Any], *, where: str) -> str:
         f"admission control {'on' if r['admission'] else 'OFF'}; {where}",
         "",
         f"  admitted          {value('admitted')} of {r['students']:,}   students let in by their class's room",
-        f"  refused           {value('refused')}   503 busy answers to joins ({value('refused_students')} students "
+        f"  refused           {value('refused')}   busy answers to joins ({value('refused_students')} students "
         f"refused at least once; most attempts by one student: {r['max_attempts']})",
         f"  failed            {value('failed')}   students who did not get through: "
         + (", ".join(f"{k} {v}" for k, v in r["failures"].items()) or "none"),

@@ -8,7 +8,7 @@ same CPU and database, until none of them finishes in time and the clients' retr
 ordered by priority and, within a priority, by arrival (the DESIGN rule: leave, then rejoin, then
 host or teacher, then attendees, then initial state loads). A waiter that cannot start within
 `max_wait_s`, or that would queue behind `max_queue` others, is refused at once with its place in
-the line and how long to wait (`Busy`: 503 with Retry-After), never left to time out. Leaving is
+the line and how long to wait (`Busy`: 429 with Retry-After), never left to time out. Leaving is
 never queued and never refused: a person must always be able to go. A rejoin (a held seat) waits
 at the front of the line and is never refused.
 
@@ -50,7 +50,9 @@ class Priority(IntEnum):
 class Busy(TackError):
     """The server is at capacity for this kind of work: try again after `retry_after` seconds."""
 
-    status_code = 503
+    # 429, not 503: being told to wait one's turn is an answer, not a failure of the server (and
+    # proxies and monitors count 5xx as errors).
+    status_code = 429
     code = "busy"
     message = "Many people are joining right now. You are in line; trying again shortly."
 

@@ -107,7 +107,8 @@ class RateLimited(TackError):
 
 
 class ServiceBusy(TackError):
-    status_code = 503
+    # An overload the caller should wait out (like admission control's Busy), not a server error.
+    status_code = 429
     code = "busy"
     message = "The server is very busy right now. Try again in a few seconds."
 

@@ -50,6 +50,7 @@ VIDEOROOM = "janus.plugin.videoroom"
 
 
 class MediaUnavailable(ServiceBusy):
+    status_code = 503  # the media server failed: a dependency is down, not a line to wait in
     code = "media_unavailable"
     message = "Audio and video are not available right now. The room works; try the media again shortly."
 

@@ -131,7 +131,8 @@ async def end_room(room_id: IdPath, ctx: OrgMember, db: DB) -> RoomOut:
 
 @router.post(
     ROOM + "/join", response_model=TicketOut, status_code=status.HTTP_200_OK,
-    responses={503: {"description": "Too many joins at once: wait `Retry-After` seconds and try again."}},
+    responses={429: {"description": "Too many joins at once (`busy`): your place in line; wait `Retry-After` "
+                                   "seconds and try again."}},
 )
 @deferred_write
 async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> TicketOut:
@@ -290,7 +291,8 @@ async def guest_room(guest_code: GuestCodePath, request: Request, db: DB) -> Gue
 
 @router.post(
     GUEST + "/join", response_model=TicketOut, status_code=status.HTTP_200_OK,
-    responses={503: {"description": "Too many joins at once: wait `Retry-After` seconds and try again."}},
+    responses={429: {"description": "Too many joins at once (`busy`): your place in line; wait `Retry-After` "
+                                   "seconds and try again."}},
 )
 @deferred_write
 async def guest_join(guest_code: GuestCodePath, body: GuestJoinIn, request: Request, db: DB) -> TicketOut:

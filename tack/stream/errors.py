@@ -81,7 +81,7 @@ class StreamInternalError(StreamError):
 class StreamBusy(StreamError):
     """Admission control turned the connection away for now (tack/core/admission.py)."""
 
-    status_code = 503
+    status_code = 429
     code = "busy"
     message = "The server is very busy right now. Connect again in a few seconds."
     close_code = 4503

@@ -5,8 +5,8 @@ import { memoryStorage } from "../stream/fakeSocket";
 import { studentA, ticketFor } from "../test/roomFixtures";
 import { busyDelayMs, isAbort, joinRoom, TICKET_STORAGE_PREFIX, TicketStore, type JoinWaiting } from "./join";
 
-const busy = (position: number, retryAfter: number, reason = "queue_full") =>
-  new ApiError(503, "busy", "Many people are joining right now.", { position, retry_after: retryAfter, reason, gate: "room_join" }, retryAfter);
+const busy = (position: number, retryAfter: number, reason = "queue_full", status = 429) =>
+  new ApiError(status, "busy", "Many people are joining right now.", { position, retry_after: retryAfter, reason, gate: "room_join" }, retryAfter);
 
 function storage() {
   const data = memoryStorage();
@@ -30,7 +30,8 @@ describe("joining a room through the server's line", () => {
   it("waits Retry-After plus jitter while busy, reports the place in line each time, then keeps the ticket", async () => {
     const store = storage();
     const tickets = new TicketStore(store);
-    const { join, sent } = scripted([busy(12, 3), busy(4, 1, "queue_timeout"), ticketFor(studentA)]);
+    // The server answers 429; a proxy in front (or an older server) may say 503: both are a line to wait in.
+    const { join, sent } = scripted([busy(12, 3), busy(4, 1, "queue_timeout", 503), ticketFor(studentA)]);
     const waits: number[] = [];
     const seen: JoinWaiting[] = [];
     const answer = await joinRoom({

@@ -1,7 +1,7 @@
 /**
  * Joining a room through the server's admission line (docs/rooms.md, "Admission").
  *
- * - 503 `busy`: the server says where we are in line (`details.position`) and when to come back
+ * - 429 `busy` (503 from older servers or a proxy): the server says where we are in line (`details.position`) and when to come back
  *   (`details.retry_after`, also Retry-After). We wait that long plus a little random jitter (so a
  *   crowd that was turned away together does not come back together) and try again, until it works,
  *   fails for another reason, or the person cancels.
@@ -145,7 +145,7 @@ function busyDetails(error: ApiError): { position: number | null; retryAfter: nu
 }
 
 export const isBusy = (error: unknown): error is ApiError =>
-  error instanceof ApiError && error.status === 503 && error.code === "busy";
+  error instanceof ApiError && (error.status === 429 || error.status === 503) && error.code === "busy";
 
 const TICKET_REFUSED = new Set(["ticket_expired", "ticket_invalid"]);
 
