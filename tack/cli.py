@@ -279,6 +279,9 @@ def media_up(
     admin_port: int = typer.Option(7088, help="Janus's Admin API port."),
     ws_port: int = typer.Option(8188, help="Janus's WebSocket port (browsers)."),
     rtp_ports: str = typer.Option("20000-20999", help="UDP ports for media."),
+    listen: str = typer.Option("127.0.0.1", help="Address Janus's WebSocket listens on (0.0.0.0: every interface)."),
+    public_url: str = typer.Option("", help="Janus's WebSocket as browsers reach it (default ws://127.0.0.1:<ws-port>); "
+                                            "for browsers on other machines, e.g. ws://192.168.1.20:8188."),
     install: bool = typer.Option(True, "--install/--no-install", help="Install Janus when it is missing."),
 ) -> None:
     """Start a Janus on this machine for audio and video, and register it (installs Janus if needed)."""
@@ -291,7 +294,7 @@ def media_up(
             _say("Janus is not installed. Run `tack media up` without --no-install, or install the package 'janus'.")
             raise typer.Exit(1)
         j = local.prepare(_local_media_folder(), http_port=http_port, admin_port=admin_port, ws_port=ws_port,
-                          rtp_ports=rtp_ports)
+                          rtp_ports=rtp_ports, ws_listen=listen, public_url=public_url)
         _say(f"Starting Janus (media on {j.ice_address}, browsers connect to {j.public_url})...")
         pid = local.start(j)
     except local.LocalMediaError as exc:

@@ -47,6 +47,8 @@ class LocalJanus:
     admin_secret: str
     admin_key: str
     token_secret: str
+    ws_listen: str = "127.0.0.1"
+    public_ws_url: str = ""
 
     @property
     def api_url(self) -> str:
@@ -58,7 +60,7 @@ class LocalJanus:
 
     @property
     def public_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
+        return self.public_ws_url or f"ws://127.0.0.1:{self.ws_port}"
 
     @property
     def pidfile(self) -> Path:
@@ -202,7 +204,7 @@ certificates: {{
         "janus.transport.websockets.jcfg": f"""general: {{
     json = "compact"
     ws = true
-    ws_ip = "127.0.0.1"
+    ws_ip = "{j.ws_listen}"
     ws_port = {j.ws_port}
     wss = false
 }}
@@ -219,7 +221,7 @@ certificates: {{
 
 
 def prepare(folder: Path, *, http_port: int = 8088, admin_port: int = 7088, ws_port: int = 8188,
-            rtp_ports: str = "20000-20999") -> LocalJanus:
+            rtp_ports: str = "20000-20999", ws_listen: str = "127.0.0.1", public_url: str = "") -> LocalJanus:
     """The configuration in `folder`: secrets made once and kept, files written afresh."""
     folder.mkdir(parents=True, exist_ok=True)
     kept = folder / "secrets.json"
@@ -228,7 +230,8 @@ def prepare(folder: Path, *, http_port: int = 8088, admin_port: int = 7088, ws_p
     kept.write_text(json.dumps(made))
     kept.chmod(0o600)
     j = LocalJanus(folder=str(folder.resolve()), http_port=http_port, admin_port=admin_port, ws_port=ws_port,
-                   rtp_ports=rtp_ports, ice_address=ice_address(), **made)
+                   rtp_ports=rtp_ports, ice_address=ice_address(), ws_listen=ws_listen, public_ws_url=public_url,
+                   **made)
     for name, text in _config_files(j).items():
         (folder / name).write_text(text)
     (folder / "local.json").write_text(json.dumps(asdict(j)))
