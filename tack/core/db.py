@@ -285,6 +285,16 @@ async def begin_write(session: AsyncSession) -> None:
     await _begin_writing(session)
 
 
+async def ensure_writing(session: AsyncSession) -> None:
+    """Begin the write transaction unless the session is in one already: for services behind
+    deferred-write routes that decide late whether to write (after a call to another server, say)."""
+    if session.in_transaction():
+        connection = await session.connection()
+        if connection.sync_connection is not None and connection.sync_connection.get_execution_options().get("tack_write"):
+            return
+    await begin_write(session)
+
+
 async def _commit_bookkeeping(session: AsyncSession) -> None:
     """Commit what a read request touched in passing (a session's last-seen time).
 

@@ -8,6 +8,7 @@ from fastapi import Path, Request, status
 from fastapi.responses import FileResponse
 
 from tack.core.auth import DB
+from tack.core.db import deferred_write
 from tack.core.errors import Forbidden, NotFound
 from tack.core.routing import client_address, domain_router
 from tack.core.schemas import IdPath
@@ -24,6 +25,7 @@ MEDIA_ERRORS = {503: {"description": "The media server cannot be used right now 
 
 @router.post("/orgs/{org_id}/rooms/{room_id}/media", response_model=MediaSessionOut, status_code=status.HTTP_200_OK,
              responses=MEDIA_ERRORS)
+@deferred_write  # the media server is asked first; the write transaction begins after (service)
 async def media_session(room_id: IdPath, body: MediaSessionIn, ctx: OrgMember, db: DB) -> MediaSessionOut:
     """Your media session in a room where you hold a seat: the media server, tokens and whether you may
     publish; or why you watch the broadcast or have no media."""
@@ -32,10 +34,11 @@ async def media_session(room_id: IdPath, body: MediaSessionIn, ctx: OrgMember, d
 
 @router.post("/guest/rooms/{guest_code}/media", response_model=MediaSessionOut, status_code=status.HTTP_200_OK,
              responses=MEDIA_ERRORS)
+@deferred_write
 async def guest_media_session(guest_code: GuestCodePath, body: GuestMediaSessionIn, request: Request,
                               db: DB) -> MediaSessionOut:
     """A guest's media session (their ticket is their credential)."""
-    room, p = await guests.seen(db, guest_code, body.ticket, address=client_address(request))
+    room, p = await guests.seated(db, guest_code, body.ticket, address=client_address(request))
     return await service.session_for(db, room, p, token=body.token)
 
 

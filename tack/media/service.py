@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tack.core.config import get_settings
-from tack.core.db import after_commit, utcnow
+from tack.core.db import after_commit, ensure_writing, utcnow
 from tack.core.errors import Forbidden, ServiceBusy
 from tack.core.events import emit
 from tack.media import broadcast
@@ -195,9 +195,19 @@ async def _create_videoroom(server: MediaServer, room: Room, publishers: int) ->
             raise
 
 
-async def placed(db: AsyncSession, room: Room) -> tuple[RoomMedia, MediaServer] | None:
-    """The room's VideoRoom, created now on the least-loaded server if it has none; None without
-    any media server that answers."""
+@dataclass
+class Placement:
+    """Where a room's VideoRoom is. `media` is None until the placement is recorded."""
+
+    server: MediaServer
+    media: RoomMedia | None
+    moved_from: RoomMedia | None = None
+
+
+async def placed(db: AsyncSession, room: Room) -> Placement | None:
+    """The room's VideoRoom, created now on the least-loaded server if it has none (or its server is
+    down); None without any media server that answers. Only reads the database: a new placement is
+    written by `record`, once the caller writes."""
     found = (
         await db.execute(
             select(RoomMedia, MediaServer)
@@ -206,34 +216,45 @@ async def placed(db: AsyncSession, room: Room) -> tuple[RoomMedia, MediaServer] 
         )
     ).first()
     if found is not None and found[1].status != ServerStatus.down:
-        return found[0], found[1]
+        return Placement(server=found[1], media=found[0])
     server = await _least_loaded(db, besides=found[1].id if found is not None else None)
     if server is None:
         return None
-    publishers = get_settings().media_publishers
     try:
-        await _create_videoroom(server, room, publishers)
+        await _create_videoroom(server, room, get_settings().media_publishers)
     except (JanusError, JanusUnreachable) as exc:
         log.warning("media_room_create_failed", server=server.name, error=str(exc))
         raise MediaUnavailable() from None
-    if found is None:
-        values = {"org_id": room.org_id, "room_id": room.id, "server_id": server.id,
-                  "publishers": publishers, "generation": 1, "broadcasting": False, "created_at": utcnow()}
-        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-        await db.execute(insert(RoomMedia).values(**values).on_conflict_do_nothing())
-    else:
-        found[0].server_id = server.id
-        found[0].generation += 1
-    await db.flush()
-    row = (
+    return Placement(server=server, media=None, moved_from=found[0] if found is not None else None)
+
+
+async def record(db: AsyncSession, room: Room, placement: Placement) -> RoomMedia:
+    """Write a new placement (inside the write transaction); the room's RoomMedia row."""
+    if placement.media is not None:
+        return placement.media
+    if placement.moved_from is not None:
+        placement.moved_from.server_id = placement.server.id
+        placement.moved_from.generation += 1
+        placement.media = placement.moved_from
+        await db.flush()
+        return placement.media
+    values = {"org_id": room.org_id, "room_id": room.id, "server_id": placement.server.id,
+              "publishers": get_settings().media_publishers, "generation": 1, "broadcasting": False,
+              "created_at": utcnow()}
+    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    await db.execute(insert(RoomMedia).values(**values).on_conflict_do_nothing())
+    media = (
         await db.execute(
-            select(RoomMedia, MediaServer)
-            .join(MediaServer, MediaServer.id == RoomMedia.server_id)
-            .where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
+            select(RoomMedia).where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
             .execution_options(populate_existing=True)
         )
-    ).one()
-    return row[0], row[1]
+    ).scalar_one()
+    if media.server_id != placement.server.id:
+        # Another process placed it first, elsewhere: use that one (ours stays empty until its
+        # server's rooms are cleaned up).
+        placement.server = (await db.get(MediaServer, media.server_id)) or placement.server
+    placement.media = media
+    return media
 
 
 # ---- media sessions ------------------------------------------------------------------------------------
@@ -275,31 +296,24 @@ async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: st
     settings = get_settings()
     full = (p.role not in PUBLISHING_ROLES
             and await _interactive_now(db, room, p.id) >= settings.media_interactive_capacity)
-    where = await placed(db, room)
-    if where is None:
+    # The media server is asked before the write transaction begins: a slow one must not hold up
+    # everyone else's writes (the media routes are deferred writes).
+    placement = await placed(db, room)
+    if placement is None:
         return MediaSessionOut.unavailable("no_media_server")
-    media, server = where
+    server = placement.server
     if full:
         # The broadcast starts with its first viewer, once the host publishes (until then the client
         # asks again and shows that the class has not started broadcasting yet).
-        return MediaSessionOut(mode="broadcast", reason="room_full", generation=media.generation,
-                               broadcast=await ensure_broadcast(db, room, media, server))
+        return await _watch(db, room, placement)
     if token is None:
         token, _ = tokens.issue_media_token(media_room=room.media_room, participant_id=p.id)
-    try:
-        await control(server).videoroom("allowed", room=room.media_room, secret=room_secret(room), action="add",
-                                        allowed=[token])
-    except JanusError as exc:
-        if exc.code != 426:
-            log.warning("media_allow_failed", server=server.name, error=str(exc))
-            raise MediaUnavailable() from None
-        # The VideoRoom is gone (the server restarted): make it again, once.
-        await _create_videoroom(server, room, media.publishers)
-        await control(server).videoroom("allowed", room=room.media_room, secret=room_secret(room), action="add",
-                                        allowed=[token])
-    except JanusUnreachable as exc:
-        log.warning("media_server_unreachable", server=server.name, error=str(exc))
-        raise MediaUnavailable() from None
+    await _allow(server, room, token)
+    await ensure_writing(db)
+    media = await record(db, room, placement)
+    if placement.server.id != server.id:  # another process placed the room meanwhile
+        server = placement.server
+        await _allow(server, room, token)
     expires = token_expiry(token)
     db.add(MediaGrant(org_id=room.org_id, room_id=room.id, participant_id=p.id, token=token, expires_at=expires))
     await db.flush()
@@ -308,6 +322,42 @@ async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: st
         join_token=token, feed_id=feed_id(p.id), display=p.display_name, may_publish=may_publish(room, p),
         ice_servers=_ice_servers(), generation=media.generation, expires_at=expires,
     )
+
+
+async def _allow(server: MediaServer, room: Room, token: str) -> None:
+    """Put a join token on the room's allow-list (making the VideoRoom again if Janus lost it)."""
+    janus, secret = control(server), room_secret(room)
+    try:
+        try:
+            await janus.videoroom("allowed", room=room.media_room, secret=secret, action="add", allowed=[token])
+        except JanusError as exc:
+            if exc.code != 426:
+                raise
+            # The VideoRoom is gone (the server restarted): make it again, once.
+            await _create_videoroom(server, room, get_settings().media_publishers)
+            await janus.videoroom("allowed", room=room.media_room, secret=secret, action="add", allowed=[token])
+    except (JanusError, JanusUnreachable) as exc:
+        log.warning("media_allow_failed", server=server.name, error=str(exc))
+        raise MediaUnavailable() from None
+
+
+async def _watch(db: AsyncSession, room: Room, placement: Placement) -> MediaSessionOut:
+    """A viewer's session: the broadcast, started by this process if nobody runs it."""
+    media = placement.media
+    others_run_it = (media is not None and media.broadcasting and media.broadcast_owner != broadcast.OWNER
+                     and not _owner_gone(media.broadcast_owner))
+    started = False
+    if not others_run_it:
+        started = await _start_broadcast(db, room, placement.server)
+    if started or placement.media is None:
+        await ensure_writing(db)
+        media = await record(db, room, placement)
+        if started:
+            media.broadcasting, media.broadcast_owner = True, broadcast.OWNER
+            await db.flush()
+    assert media is not None
+    hls = BroadcastOut(hls_url=broadcast.playlist_url(room.media_room)) if media.broadcasting else None
+    return MediaSessionOut(mode="broadcast", reason="room_full", generation=media.generation, broadcast=hls)
 
 
 def _ice_servers() -> list[dict]:
@@ -326,27 +376,23 @@ async def _host_feed(db: AsyncSession, room: Room) -> int | None:
     return feed_id(host) if host is not None else None
 
 
-async def ensure_broadcast(db: AsyncSession, room: Room, media: RoomMedia, server: MediaServer) -> BroadcastOut | None:
-    """The room's broadcast, started now by this process if nobody runs it; None while the host does
-    not publish (or has not joined)."""
-    if media.broadcasting and media.broadcast_owner != broadcast.OWNER and not _owner_gone(media.broadcast_owner):
-        return BroadcastOut(hls_url=broadcast.playlist_url(room.media_room))
+async def _start_broadcast(db: AsyncSession, room: Room, server: MediaServer) -> bool:
+    """Forward the host's feed to this process's ffmpeg (or keep the one running); False while the
+    host does not publish, has not joined, or the media server cannot forward."""
     feed = await _host_feed(db, room)
     if feed is None:
-        return None
+        return False
     try:
         await broadcast.start(control(server), media_room=room.media_room, secret=room_secret(room),
                               admin_key=server.admin_key, feed=feed)
     except JanusError as exc:
         if exc.code != 428:  # 428: the host does not publish (yet)
             log.warning("broadcast_start_failed", room=room.id, error=str(exc))
-        return None
+        return False
     except (JanusUnreachable, RuntimeError, OSError) as exc:
         log.warning("broadcast_start_failed", room=room.id, error=str(exc))
-        return None
-    media.broadcasting, media.broadcast_owner = True, broadcast.OWNER
-    await db.flush()
-    return BroadcastOut(hls_url=broadcast.playlist_url(room.media_room))
+        return False
+    return True
 
 
 def _owner_gone(owner: str | None) -> bool:
@@ -593,15 +639,17 @@ async def move_rooms_off(db: AsyncSession, server: MediaServer) -> int:
         if room.status != RoomStatus.open:
             await db.delete(media)
             continue
+        media.broadcasting, media.broadcast_owner = False, None  # its forwarder died with the server
         # Old join tokens were on the dead server's allow-list only: clients ask for new ones.
         await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id))
         try:
-            where = await placed(db, room)
+            placement = await placed(db, room)
         except MediaUnavailable:
-            where = None
+            placement = None
+        if placement is not None:
+            await record(db, room, placement)
         await emit(db, org_id=room.org_id, channel=rooms.room_channel(room), kind="room.media_moved",
-                   data={"room_id": room.id, "available": where is not None,
-                         "generation": where[0].generation if where else media.generation})
+                   data={"room_id": room.id, "available": placement is not None, "generation": media.generation})
         moved += 1
     return moved
 

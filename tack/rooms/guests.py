@@ -117,6 +117,12 @@ async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str) 
     return joined
 
 
+async def seated(db: AsyncSession, code: str, ticket: str, *, address: str) -> tuple[Room, Participant]:
+    """The guest's room and participant (read only)."""
+    room = await room_by_code(db, code, address=address, guessing=False)
+    return room, await _guest(db, room, ticket)
+
+
 async def seen(db: AsyncSession, code: str, ticket: str, *, address: str) -> tuple[Room, Participant]:
     """The guest's room and seat for a state poll; refreshes their "last seen" now and then."""
     room = await room_by_code(db, code, address=address, guessing=False)
