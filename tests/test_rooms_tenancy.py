@@ -41,6 +41,7 @@ ENDPOINTS: list[tuple[str, str, dict | None, str]] = [
     ("DELETE", PARTICIPANT, None, HOST),
     ("POST", ROOM + "/mute-all", None, HOST),
     ("POST", ROOM + "/media/verify", {"token": "{media_token}"}, JOIN),
+    ("POST", ROOM + "/media", {}, JOIN),
     ("GET", ROOM + "/attendance", None, HOST),
     ("GET", ROOM + "/attendance.csv", None, HOST),
     ("GET", TIMETABLE, None, JOIN),
@@ -149,10 +150,12 @@ TESTED = {(method, path.split("?")[0]) for method, path, _, _ in ENDPOINTS}
 
 
 def test_the_table_covers_every_rooms_route(app):
+    from tack.media.routes import router as media_router
     from tack.rooms.routes import router
 
-    # Guest routes (/guest/...) belong to no organization: tests/test_rooms.py covers them.
-    paths = {route.path for route in router.routes if route.path.startswith("/orgs/")}
+    # Guest routes (/guest/...) belong to no organization: tests/test_rooms.py covers them. A room's
+    # media session (tack/media/) is a rooms route for this table.
+    paths = {route.path for r in (router, media_router) for route in r.routes if route.path.startswith("/orgs/")}
     declared = {
         (method, path.removeprefix(API_PREFIX))
         for path, route in api_routes(app)
