@@ -249,10 +249,6 @@ def main() -> None:  # pragma: no cover - console entry
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
-
-
 # ---- media servers ---------------------------------------------------------------------------------
 
 
@@ -357,3 +353,7 @@ def media_list() -> None:
         _say(f"{server.name}: {server.status}, {server.rooms} rooms, {server.participants} people, "
              f"browsers use {server.public_url}, last answered {seen}"
              + (f" (last error: {server.last_error})" if server.last_error else ""))
+
+
+if __name__ == "__main__":  # pragma: no cover (last: every command above is registered by then)
+    sys.exit(app())
