@@ -99,9 +99,16 @@ class Publisher(JanusPeer):
                 return event
 
     async def publish(self) -> None:
-        from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+        from aiortc import (
+            AudioStreamTrack,
+            RTCConfiguration,
+            RTCPeerConnection,
+            RTCSessionDescription,
+            VideoStreamTrack,
+        )
 
-        self.pc = RTCPeerConnection()
+        # No ICE servers: aiortc's default would ask a public STUN server, and the test stays on this machine.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(AudioStreamTrack())  # audio first: it is mid "0", which hosts' mutes act on
         self.pc.addTrack(VideoStreamTrack())
         await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -195,6 +196,81 @@ def join_storm(
     _finish(results, url=config.url if url else None, as_json=as_json, report=format_report(results, where=where),
             failed=bool(results["failed"] or results["lost_rejoins"]),
             why="joins or rejoins were lost, or students did not get through (see above).")
+
+
+@bench_app.command("media")
+def media(
+    publishers: int = typer.Option(1, min=1, max=16, help="Publishers per room (generated picture and sound)."),
+    subscribers: int = typer.Option(6, min=0, max=200, help="Subscribers per room (they decode every publisher)."),
+    rooms: int = typer.Option(1, min=1, max=100, help="Meeting rooms, each with its own publishers and subscribers."),
+    duration: float = typer.Option(20.0, min=1, max=3600, help="Seconds of the measurement window, once every "
+                                                               "subscriber sees a picture."),
+    width: int = typer.Option(320, min=16, max=1920, help="Width of the published video."),
+    height: int = typer.Option(240, min=16, max=1080, help="Height of the published video."),
+    fps: float = typer.Option(15.0, min=1, max=60, help="Frames per second of the published video."),
+    first_frame_timeout: float = typer.Option(30.0, min=1, max=600, help="Seconds a subscriber waits for its "
+                                                                         "first picture before counting as failed."),
+    url: str = typer.Option(None, help="A running server, e.g. http://127.0.0.1:8700, with a media server "
+                                       "registered; without it the bench starts one with a fresh database and a "
+                                       "Janus of its own."),
+    janus_pid: int = typer.Option(None, help="With --url: the process id of the Janus that server uses, for its "
+                                             "CPU and memory (without it they are reported as null)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
+) -> None:
+    """Meeting rooms with synthetic participants (aiortc): publishers send moving colour bars and a sine,
+    subscribers decode; first-frame time, frames per second, packet loss, and Janus's and Tack's CPU.
+
+    Exits with 1 when a subscriber never got a picture, 2 when the bench could not run.
+    """
+    from tack.bench.media import (
+        MediaBenchConfig,
+        PrivateJanus,
+        check_media_libraries,
+        format_report,
+        run_media_bench,
+    )
+    from tack.bench.server import BenchError, LocalServer
+
+    out = sys.stderr if as_json else sys.stdout
+
+    def progress(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    if janus_pid is not None and not url:
+        raise typer.BadParameter("--janus-pid is for a server at --url; the bench measures its own Janus",
+                                 param_hint="--janus-pid")
+    if janus_pid is not None and not os.path.exists(f"/proc/{janus_pid}"):
+        raise typer.BadParameter(f"no process {janus_pid} runs here", param_hint="--janus-pid")
+    if width % 2 or height % 2:
+        raise typer.BadParameter("give an even width and height (the picture is YUV 4:2:0)")
+    config = MediaBenchConfig(publishers=publishers, subscribers=subscribers, rooms=rooms, duration=duration,
+                              width=width, height=height, fps=fps, first_frame_timeout=first_frame_timeout)
+    try:
+        check_media_libraries()
+        if url:
+            config.url = _loopback_only(url)
+            where = f"server at {config.url} (its CPU from /metrics" + (
+                f", Janus process {janus_pid})" if janus_pid else "; Janus's CPU not measured: give --janus-pid)")
+            results = run_media_bench(config, tack_pid=None, janus_pid=janus_pid, progress=progress)
+        else:
+            with LocalServer(database_url=None, redis_url=None, workers=1, progress=progress) as server, \
+                    PrivateJanus(progress) as janus:
+                janus.register(server)
+                config.url = server.url
+                assert server.process is not None
+                where = f"a server it started ({server.database_description}) and a Janus of its own"
+                try:
+                    results = run_media_bench(config, tack_pid=server.process.pid, janus_pid=janus.pid,
+                                              progress=progress)
+                except BaseException:
+                    if server.process is not None and server.process.poll() is not None:
+                        progress(f"The server exited with {server.process.returncode}. Its log:\n"
+                                 + server.log_tail())
+                    raise
+    except (BenchError, TimeoutError, KeyboardInterrupt) as exc:
+        _stopped(exc, progress)
+    _finish(results, url=config.url if url else None, as_json=as_json, report=format_report(results, where=where),
+            failed=bool(results["no_picture"]), why="subscribers never got a picture (see above).")
 
 
 def _stopped(exc: BaseException, progress: Callable[[str], None]) -> NoReturn:

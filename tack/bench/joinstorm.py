@@ -1506,8 +1506,8 @@ class JoinStormServer(LocalServer):
         super().__init__(**kwargs)
         self.admission = admission
 
-    def _env(self) -> dict[str, str]:
-        env = super()._env()
+    def env(self) -> dict[str, str]:
+        env = super().env()
         env.pop("TACK_PASSWORD_HASHING", None)
         if os.environ.get("TACK_PASSWORD_HASHING"):  # the bench hashes the same way (tack.core.passwords)
             env["TACK_PASSWORD_HASHING"] = os.environ["TACK_PASSWORD_HASHING"]

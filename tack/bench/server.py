@@ -208,7 +208,8 @@ class LocalServer:
             finally:
                 shutil.rmtree(self.var_dir, ignore_errors=True)
 
-    def _env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
+        """The environment the server runs with (also for commands run against its database)."""
         env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
         env.update(
             TACK_VAR_DIR=str(self.var_dir),
@@ -225,7 +226,7 @@ class LocalServer:
 
     def _start(self) -> None:
         self.database_url, self._drop = _fresh_database(self.requested_database_url, self.var_dir)
-        env = self._env()
+        env = self.env()
         self.progress(f"Starting a server on {self.url} with {self.database_description}"
                       + (f" and Redis at {_redis_where(self.redis_url)}" if self.redis_url else "") + "...")
         done = subprocess.run(tack_command("migrate"), env=env, capture_output=True, text=True,

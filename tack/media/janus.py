@@ -110,40 +110,43 @@ class JanusControl:
     async def _ensure_handle(self) -> tuple[int, int]:
         if self._session is not None and self._handle is not None:
             return self._session, self._handle
-        created = await self._post("", {"janus": "create"})
-        session = int(created["data"]["id"])
-        attached = await self._post(f"/{session}", {"janus": "attach", "plugin": VIDEOROOM})
-        self._session, self._handle = session, int(attached["data"]["id"])
+        async with self._lock:  # one session for all: whoever comes first makes it, the others wait
+            if self._session is None or self._handle is None:
+                created = await self._post("", {"janus": "create"})
+                session = int(created["data"]["id"])
+                attached = await self._post(f"/{session}", {"janus": "attach", "plugin": VIDEOROOM})
+                self._session, self._handle = session, int(attached["data"]["id"])
         return self._session, self._handle
 
+    def _forget(self, session: int) -> None:
+        """The session is gone on the server (Janus restarted, or timed it out): make a new one."""
+        if self._session == session:
+            self._session = self._handle = None
+
     async def keepalive(self) -> None:
-        async with self._lock:
-            if self._session is None:
-                await self._ensure_handle()
-                return
-            try:
-                await self._post(f"/{self._session}", {"janus": "keepalive"})
-            except JanusError as exc:
-                if exc.code != SESSION_NOT_FOUND:
-                    raise
-                self._session = self._handle = None
-                await self._ensure_handle()
+        session, _ = await self._ensure_handle()
+        try:
+            await self._post(f"/{session}", {"janus": "keepalive"})
+        except JanusError as exc:
+            if exc.code != SESSION_NOT_FOUND:
+                raise
+            self._forget(session)
+            await self._ensure_handle()
 
     async def videoroom(self, request: str, **fields: Any) -> dict[str, Any]:
-        """One synchronous VideoRoom request; the plugin's answer, or JanusError."""
+        """One synchronous VideoRoom request; the plugin's answer, or JanusError. Requests run
+        concurrently on the one handle (Janus matches answers by transaction)."""
         body = {"request": request, **fields}
-        async with self._lock:
-            for attempt in (0, 1):
-                session, handle = await self._ensure_handle()
-                try:
-                    answer = await self._post(f"/{session}/{handle}", {"janus": "message", "body": body})
-                    break
-                except JanusError as exc:
-                    # Janus restarted or timed our session out: open a new one, once.
-                    if exc.code in (SESSION_NOT_FOUND, HANDLE_NOT_FOUND) and attempt == 0:
-                        self._session = self._handle = None
-                        continue
-                    raise
+        for attempt in (0, 1):
+            session, handle = await self._ensure_handle()
+            try:
+                answer = await self._post(f"/{session}/{handle}", {"janus": "message", "body": body})
+                break
+            except JanusError as exc:
+                if exc.code in (SESSION_NOT_FOUND, HANDLE_NOT_FOUND) and attempt == 0:
+                    self._forget(session)
+                    continue
+                raise
         data = (answer.get("plugindata") or {}).get("data") or {}
         if "error_code" in data:
             raise JanusError(int(data["error_code"]), str(data.get("error", "")))
