@@ -6,6 +6,7 @@ import type {
   GuestRoomInfo,
   Lesson,
   LessonIn,
+  MediaSession,
   Participant,
   ParticipantUpdate,
   Room,
@@ -223,6 +224,9 @@ export const rooms = {
   removeParticipant: (orgId: string, roomId: string, participantId: string) =>
     api.delete(`${room(orgId, roomId)}/participants/${id(participantId)}`),
   end: (orgId: string, roomId: string) => api.post<Room>(`${room(orgId, roomId)}/end`),
+  /** My media session in a room where I hold a seat (docs/media.md); `token` from the join's ticket. */
+  media: (orgId: string, roomId: string, token?: string | null) =>
+    api.post<MediaSession>(`${room(orgId, roomId)}/media`, token ? { token } : {}),
   participants: (orgId: string, roomId: string) => api.get<Participant[]>(`${room(orgId, roomId)}/participants`),
   attendance: (orgId: string, roomId: string, signal?: AbortSignal) =>
     api.get<Attendance>(`${room(orgId, roomId)}/attendance`, { signal }),
@@ -250,4 +254,6 @@ export const guestRooms = {
   hand: (code: string, ticket: string, raised: boolean) =>
     api.post<Participant>(`${guestRoom(code)}/hand`, { ticket, raised }, NO_SIGN_IN),
   leave: (code: string, ticket: string) => api.post<void>(`${guestRoom(code)}/leave`, { ticket }, NO_SIGN_IN),
+  media: (code: string, ticket: string, token?: string | null) =>
+    api.post<MediaSession>(`${guestRoom(code)}/media`, token ? { ticket, token } : { ticket }, NO_SIGN_IN),
 };

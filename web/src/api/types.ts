@@ -484,6 +484,23 @@ export interface MediaInfo {
   expires_at: string | null;
 }
 
+/** A media session (POST .../media, docs/media.md): how to reach the media server, or why not. */
+export interface MediaSession {
+  mode: "interactive" | "broadcast" | "unavailable";
+  reason: "no_media_server" | "room_full" | "waiting" | null;
+  server: string | null;
+  core_token: string | null;
+  room: number | null;
+  join_token: string | null;
+  feed_id: number | null;
+  display: string | null;
+  may_publish: boolean;
+  ice_servers: RTCIceServer[];
+  generation: number | null;
+  broadcast: { hls_url: string } | null;
+  expires_at: string | null;
+}
+
 export interface RoomTicket {
   ticket: string;
   expires_at: string;

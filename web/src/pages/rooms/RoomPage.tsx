@@ -31,7 +31,7 @@ import {
   Typography,
   type MenuProps,
 } from "antd";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../../api/client";
 import { rooms as roomsApi } from "../../api/endpoints";
@@ -59,6 +59,7 @@ import type { StreamEvent } from "../../stream/StreamClient";
 import { useResync, useStream, useStreamEvents } from "../../stream/StreamProvider";
 import { AttendanceTable } from "./AttendancePage";
 import { GuestAccessCard } from "./GuestAccessCard";
+import { MediaPanel } from "./MediaPanel";
 import { useRoleName } from "./labels";
 
 /** Room events kept to rebase a later snapshot on (a rejoin after a reconnect). */
@@ -110,6 +111,8 @@ function RoomView({ roomId }: { roomId: string }) {
   const [info, setInfo] = useState<Room | null>(null);
   const [rejoinWaiting, setRejoinWaiting] = useState<JoinWaiting | null>(null);
   const [attendanceOpen, setAttendanceOpen] = useState(false);
+  // Bumped by `room.media_moved`: the media reconnects (to the room's new media server).
+  const [mediaMoves, setMediaMoves] = useState(0);
   const stateRef = useRef(state);
   stateRef.current = state;
   // The room's events: those kept from before this page (the snapshot may be a second old), then
@@ -193,6 +196,10 @@ function RoomView({ roomId }: { roomId: string }) {
   // ---- the stream -----------------------------------------------------------------------------
 
   useStreamEvents(orgId, (event) => {
+    if (event.kind === "room.media_moved" && (event.data as { room_id?: unknown }).room_id === roomId) {
+      setMediaMoves((n) => n + 1);
+      return;
+    }
     if (roomIdOf(event) !== roomId) return;
     log.current.push(event);
     if (log.current.length > EVENT_LOG_LIMIT) log.current.splice(0, log.current.length - EVENT_LOG_LIMIT);
@@ -561,7 +568,21 @@ function RoomView({ roomId }: { roomId: string }) {
         <Alert type="warning" showIcon icon={<AudioMutedOutlined />} style={{ margin: "8px 16px 0" }} data-testid="room-muted-self" message={t(isClass ? "room.youAreMutedClass" : "room.youAreMuted")} />
       ) : null}
       <div className="tack-room-body">
-        <RoomStage media={media} mine={mine} onHand={toggleHand} />
+        <RoomStage
+          media={media}
+          mine={mine}
+          onHand={toggleHand}
+          mediaPanel={
+            <MediaPanel
+              request={(token) => roomsApi.media(orgId, roomId, token)}
+              token={media?.token ?? null}
+              available={!!media?.available}
+              mine={mine}
+              isClass={isClass}
+              moveKey={mediaMoves}
+            />
+          }
+        />
         <div className="tack-room-side">
           <Card size="small" title={<Badge count={hands.length} offset={[12, 0]} size="small">{t("room.hands")}</Badge>} data-testid="room-hands">
             {hands.length ? (
@@ -702,11 +723,22 @@ export function QueueCard({
 }
 
 /** The stage of a room (media, then my own controls), for members and guests alike. */
-export function RoomStage({ media, mine, onHand }: { media: MediaInfo | null; mine: Participant; onHand: () => void }) {
+export function RoomStage({
+  media,
+  mine,
+  onHand,
+  mediaPanel,
+}: {
+  media: MediaInfo | null;
+  mine: Participant;
+  onHand: () => void;
+  /** Sound and picture (MediaPanel); without it, only whether media is available. */
+  mediaPanel?: ReactNode;
+}) {
   const { t } = useI18n();
   return (
     <div className="tack-room-stage">
-      <MediaArea media={media} />
+      {mediaPanel ?? <MediaArea media={media} />}
       <Flex className="tack-room-controls" align="center" justify="center" gap={12}>
         <Button
           size="large"
