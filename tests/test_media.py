@@ -17,7 +17,7 @@ from tack.core.event_models import Event as EventRecord
 from tack.media import local
 from tack.media import service as media
 from tack.media.models import MediaGrant, MediaServer, ServerStatus
-from tests.factories import check
+from tests.factories import check, owner_with_org
 from tests.janus_peer import JanusPeer, forget_media_servers, register_janus, start_janus
 from tests.test_rooms import error_code, join, room_url, school_class, start_class
 
@@ -233,3 +233,55 @@ async def test_a_student_who_publishes_without_leave_is_muted_and_a_presenter_ma
     check(await teacher.patch(room_url(org, room, f"/participants/{ticket['participant']['id']}"),
                               json={"role": "presenter"}), 200)
     assert (await _media(student, org, room))["may_publish"] is True
+
+
+async def test_asking_to_watch_is_for_the_room_s_own_seated_people_and_not_for_hosts(new_client, media_server, janus):
+    org, _, (teacher, _), [(student, _), (absent, _)], group = await school_class(new_client)
+    room = await start_class(teacher, org, group)
+    await join(teacher, org, room)
+    await join(student, org, room)
+    # A student may watch (the teacher does not publish yet: the broadcast is not there yet).
+    watching = await _media(student, org, room, {"watch": True})
+    assert watching == {**watching, "mode": "broadcast", "reason": "chosen", "broadcast": None, "join_token": None}
+    # In the class but not joined: no media, watching or not.
+    refused = await absent.post(room_url(org, room, "/media"), json={"watch": True})
+    assert refused.status_code == 403 and error_code(refused) == "not_in_room"
+    # Another organization's member: not even the room.
+    stranger_org, _, (stranger, _), _, _ = await school_class(new_client, students=0)
+    other = await stranger.post(room_url(org, room, "/media"), json={"watch": True})
+    assert other.status_code in (403, 404)
+    assert (await stranger.post(f"/orgs/{stranger_org['id']}/rooms/{room['id']}/media",
+                                json={"watch": True})).status_code == 404
+    # The host stays in the live room (the broadcast is the host's camera).
+    host = await teacher.post(room_url(org, room, "/media"), json={"watch": True})
+    assert host.status_code == 403 and error_code(host) == "watch_not_allowed"
+    assert "live room" in host.json()["error"]["message"]
+    # Not a boolean: a validation error, not a 500.
+    bad = await student.post(room_url(org, room, "/media"), json={"watch": "sometimes"})
+    assert bad.status_code == 422
+
+
+async def test_a_guest_who_asks_to_watch_is_revoked_in_janus(new_client, media_server, janus):
+    owner, org = await owner_with_org(new_client)
+    room = check(await owner.post(f"/orgs/{org['id']}/rooms",
+                                  json={"kind": "meeting", "title": "Open day", "allow_guests": True}), 201)
+    await join(owner, org, room)
+    guest = new_client(csrf=False)
+    code = room["guest_code"]
+    ticket = check(await guest.post(f"/guest/rooms/{code}/join",
+                                    json={"display_name": "Visitor", "passcode": room["guest_passcode"]}), 200)
+    live = check(await guest.post(f"/guest/rooms/{code}/media",
+                                  json={"ticket": ticket["ticket"], "token": ticket["media"]["token"]}), 200)
+    assert live["mode"] == "interactive" and live["may_publish"] is True  # a meeting's guest may speak
+    assert (await _janus_join(janus, live))["videoroom"] == "joined"
+    watching = check(await guest.post(f"/guest/rooms/{code}/media", json={"ticket": ticket["ticket"], "watch": True}),
+                     200)
+    assert watching["mode"] == "broadcast" and watching["reason"] == "chosen"
+    assert (await _janus_join(janus, live))["error_code"] == UNAUTHORIZED_TOKEN
+    # Back to the live room: a token on the allow-list again, which Janus takes.
+    again = check(await guest.post(f"/guest/rooms/{code}/media", json={"ticket": ticket["ticket"]}), 200)
+    assert again["mode"] == "interactive"
+    assert (await _janus_join(janus, again))["videoroom"] == "joined"
+    # Another room's ticket is no ticket here.
+    forged = await guest.post(f"/guest/rooms/{code}/media", json={"ticket": ticket["ticket"][:-4] + "AAAA", "watch": True})
+    assert forged.status_code in (401, 403)

@@ -29,7 +29,7 @@ MEDIA_ERRORS = {503: {"description": "The media server cannot be used right now 
 async def media_session(room_id: IdPath, body: MediaSessionIn, ctx: OrgMember, db: DB) -> MediaSessionOut:
     """Your media session in a room where you hold a seat: the media server, tokens and whether you may
     publish; or why you watch the broadcast or have no media."""
-    return await service.member_session(db, ctx, room_id, token=body.token)
+    return await service.member_session(db, ctx, room_id, token=body.token, watch=body.watch)
 
 
 @router.post("/guest/rooms/{guest_code}/media", response_model=MediaSessionOut, status_code=status.HTTP_200_OK,
@@ -39,7 +39,7 @@ async def guest_media_session(guest_code: GuestCodePath, body: GuestMediaSession
                               db: DB) -> MediaSessionOut:
     """A guest's media session (their ticket is their credential)."""
     room, p = await guests.seated(db, guest_code, body.ticket, address=client_address(request))
-    return await service.session_for(db, room, p, token=body.token)
+    return await service.session_for(db, room, p, token=body.token, watch=body.watch)
 
 
 HLS_TYPES = {"m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}

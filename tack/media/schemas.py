@@ -9,15 +9,21 @@ from pydantic import Field
 
 from tack.core.schemas import Input, Schema
 
+WATCH_DESCRIPTION = ("Watch the broadcast instead of taking part in the live room (a poor network, or by choice); "
+                     "your join tokens are revoked, which frees your place in the live room. Not for hosts, "
+                     "co-hosts and presenters (403 `watch_not_allowed`).")
+
 
 class MediaSessionIn(Input):
     token: str | None = Field(default=None, max_length=400,
                               description="The media token of the join's ticket; without it a new one is made.")
+    watch: bool = Field(default=False, description=WATCH_DESCRIPTION)
 
 
 class GuestMediaSessionIn(Input):
     ticket: str = Field(max_length=2000, description="The guest's ticket.")
     token: str | None = Field(default=None, max_length=400)
+    watch: bool = Field(default=False, description=WATCH_DESCRIPTION)
 
 
 class BroadcastOut(Schema):
@@ -26,7 +32,8 @@ class BroadcastOut(Schema):
 
 class MediaSessionOut(Schema):
     mode: Literal["interactive", "broadcast", "unavailable"]
-    reason: Literal["no_media_server", "room_full", "waiting"] | None = None
+    reason: Literal["no_media_server", "room_full", "waiting", "chosen"] | None = Field(
+        default=None, description="Why not interactive; `chosen`: the person asked to watch the broadcast.")
     server: str | None = Field(default=None, description="The media server's WebSocket API (Janus).")
     core_token: str | None = Field(default=None, description="Send as `token` with every Janus request.")
     room: int | None = Field(default=None, description="The VideoRoom to join.")

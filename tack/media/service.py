@@ -9,6 +9,8 @@ Rules (docs/media.md):
   and recorded (`MediaGrant`) so it can be taken off again: on removal (before the kick), on leaving,
   and at expiry. Janus checks the allow-list; Tack checks everything else (capacity, who publishes).
 - Beyond the room's interactive capacity, people other than hosts and presenters watch the broadcast.
+  They may also ask to watch it (a poor network, or by choice): their join tokens are then revoked,
+  which frees their place in the live room for someone else.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import structlog
 from sqlalchemy import delete, func, select
@@ -47,6 +50,12 @@ PUBLISHING_ROLES = {ParticipantRole.host, ParticipantRole.cohost, ParticipantRol
 # it lasts as long as a room ticket, because Janus checks it on every request of the session.
 CORE_REALM = "janus"
 VIDEOROOM = "janus.plugin.videoroom"
+
+
+class WatchNotAllowed(Forbidden):
+    code = "watch_not_allowed"
+    message = ("Hosts, co-hosts and presenters take part in the live room and cannot switch to the broadcast: "
+               "the broadcast is made from the host's camera. Ask for the live room instead.")
 
 
 class MediaUnavailable(ServiceBusy):
@@ -281,8 +290,10 @@ async def _interactive_now(db: AsyncSession, room: Room, besides: str) -> int:
     ).scalar_one()
 
 
-async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: str | None) -> MediaSessionOut:
-    """The media session of a seated participant (see the module docstring)."""
+async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: str | None,
+                      watch: bool = False) -> MediaSessionOut:
+    """The media session of a seated participant (see the module docstring); `watch`: they ask for
+    the broadcast instead of the live room."""
     if room.status != RoomStatus.open:
         raise rooms.RoomEnded()
     if p.state == ParticipantState.waiting:
@@ -293,8 +304,11 @@ async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: st
         # The join ticket's media token: genuine, for this room and this person, unexpired.
         if tokens.read_media_token(token, media_room=room.media_room) != p.id:
             raise tokens.MediaTokenInvalid()
+    if watch and p.role in PUBLISHING_ROLES:
+        # The broadcast is the host's feed; those who publish by their role stay where they publish.
+        raise WatchNotAllowed()
     settings = get_settings()
-    full = (p.role not in PUBLISHING_ROLES
+    full = (not watch and p.role not in PUBLISHING_ROLES
             and await _interactive_now(db, room, p.id) >= settings.media_interactive_capacity)
     # The media server is asked before the write transaction begins: a slow one must not hold up
     # everyone else's writes (the media routes are deferred writes).
@@ -302,10 +316,14 @@ async def session_for(db: AsyncSession, room: Room, p: Participant, *, token: st
     if placement is None:
         return MediaSessionOut.unavailable("no_media_server")
     server = placement.server
+    if watch:
+        answer = await _watch(db, room, placement, reason="chosen")
+        await _give_up_live_room(db, room, p)
+        return answer
     if full:
         # The broadcast starts with its first viewer, once the host publishes (until then the client
         # asks again and shows that the class has not started broadcasting yet).
-        return await _watch(db, room, placement)
+        return await _watch(db, room, placement, reason="room_full")
     if token is None:
         token, _ = tokens.issue_media_token(media_room=room.media_room, participant_id=p.id)
     await _allow(server, room, token)
@@ -341,7 +359,8 @@ async def _allow(server: MediaServer, room: Room, token: str) -> None:
         raise MediaUnavailable() from None
 
 
-async def _watch(db: AsyncSession, room: Room, placement: Placement) -> MediaSessionOut:
+async def _watch(db: AsyncSession, room: Room, placement: Placement,
+                 reason: Literal["room_full", "chosen"]) -> MediaSessionOut:
     """A viewer's session: the broadcast, started by this process if nobody runs it."""
     media = placement.media
     others_run_it = (media is not None and media.broadcasting and media.broadcast_owner != broadcast.OWNER
@@ -357,7 +376,21 @@ async def _watch(db: AsyncSession, room: Room, placement: Placement) -> MediaSes
             await db.flush()
     assert media is not None
     hls = BroadcastOut(hls_url=broadcast.playlist_url(room.media_room)) if media.broadcasting else None
-    return MediaSessionOut(mode="broadcast", reason="room_full", generation=media.generation, broadcast=hls)
+    return MediaSessionOut(mode="broadcast", reason=reason, generation=media.generation, broadcast=hls)
+
+
+async def _give_up_live_room(db: AsyncSession, room: Room, p: Participant) -> None:
+    """Someone who now watches the broadcast: their join tokens come off the allow-list (so their place
+    in the live room is free, and the tokens cannot be used again) and they leave the VideoRoom if a
+    connection of theirs is still there. Nothing is written when they hold no token."""
+    held = await db.execute(
+        select(MediaGrant.token).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
+                                       MediaGrant.participant_id == p.id).limit(1)
+    )
+    if held.first() is None:
+        return
+    await ensure_writing(db)
+    await _revoke(db, room, p, kick=True)
 
 
 def _ice_servers() -> list[dict]:
@@ -409,11 +442,12 @@ def _owner_gone(owner: str | None) -> bool:
     return False
 
 
-async def member_session(db: AsyncSession, ctx, room_id: str, *, token: str | None) -> MediaSessionOut:  # noqa: ANN001
+async def member_session(db: AsyncSession, ctx, room_id: str, *, token: str | None,  # noqa: ANN001
+                         watch: bool = False) -> MediaSessionOut:
     room = await rooms.load_room(db, ctx.org_id, room_id)
     await rooms.role_in(db, ctx, room)
     p = await rooms.my_participant(db, ctx, room)
-    return await session_for(db, room, p, token=token)
+    return await session_for(db, room, p, token=token, watch=watch)
 
 
 # ---- following the rooms: revoke, kick, mute, destroy ---------------------------------------------------
@@ -436,6 +470,28 @@ async def _server_of(db: AsyncSession, room: Room) -> MediaServer | None:
     return found
 
 
+async def _revoke(db: AsyncSession, room: Room, p: Participant, *, kick: bool,
+                  server: MediaServer | None = None) -> None:
+    """Delete the person's grants (in the writing transaction); after the commit, take their tokens off
+    the VideoRoom's allow-list and then, with `kick`, remove their feed from it."""
+    server = server or await _server_of(db, room)
+    revoked = await _grants_of(db, room, p.id)
+    await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
+                                              MediaGrant.participant_id == p.id))
+    if server is None:
+        return
+    janus, secret, number, feed = control(server), room_secret(room), room.media_room, feed_id(p.id)
+
+    async def revoke_then_kick() -> None:
+        # Off the allow-list first, so a kicked client cannot come straight back in.
+        if revoked:
+            await _quietly(janus.videoroom("allowed", room=number, secret=secret, action="remove", allowed=revoked))
+        if kick:
+            await _quietly(janus.videoroom("kick", room=number, secret=secret, id=feed))
+
+    after_commit(db, revoke_then_kick)
+
+
 async def follow_room(db: AsyncSession, kind: str, room: Room, p: Participant | None) -> None:
     """rooms.on_room_change listener (see tack/rooms/service.py)."""
     server = await _server_of(db, room)
@@ -444,19 +500,7 @@ async def follow_room(db: AsyncSession, kind: str, room: Room, p: Participant | 
     janus = control(server)
     secret, number = room_secret(room), room.media_room
     if kind in ("removed", "left") and p is not None:
-        revoked = await _grants_of(db, room, p.id)
-        await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
-                                                  MediaGrant.participant_id == p.id))
-        feed = feed_id(p.id)
-
-        async def revoke_then_kick() -> None:
-            # Off the allow-list first, so a kicked client cannot come straight back in.
-            if revoked:
-                await _quietly(janus.videoroom("allowed", room=number, secret=secret, action="remove", allowed=revoked))
-            if kind == "removed":
-                await _quietly(janus.videoroom("kick", room=number, secret=secret, id=feed))
-
-        after_commit(db, revoke_then_kick)
+        await _revoke(db, room, p, kick=kind == "removed", server=server)
     elif kind in ("muted", "unmuted") and p is not None:
         feed, mute = feed_id(p.id), kind == "muted"
         after_commit(db, lambda: _mute_feed(janus, number, secret, feed, mute))
