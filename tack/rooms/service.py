@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +44,7 @@ from tack.core.events import (
     read_events,
     register_channel_provider,
 )
-from tack.core.tenancy import scoped, scoped_update
+from tack.core.tenancy import SCOPE, scoped, scoped_bound, scoped_update, scoped_update_bound
 from tack.orgs.access import OrgContext
 from tack.orgs.models import (
     Department,
@@ -169,17 +169,19 @@ def room_channel(room: Room) -> str:
     return f"room:{room.id}"
 
 
+# Every stream connection runs this (built once: see tack/core/tenancy.py).
+_INVITED_ROOMS = scoped_bound(Room, Room.id).where(
+    Room.conversation_id.is_(None),
+    Room.status != RoomStatus.ended,
+    or_(Room.host_member_id == bindparam("member_id"),
+        Room.id.in_(scoped_bound(RoomInvitee, RoomInvitee.room_id).where(RoomInvitee.member_id == bindparam("member_id")))),
+)
+
+
 async def invited_room_channels(db: AsyncSession, org_id: str, member_id: str) -> set[str]:
     """Channel provider for the stream: the meetings outside group chats this member hosts or is
     invited to, while they have not ended."""
-    invited = scoped(RoomInvitee, org_id, RoomInvitee.room_id).where(RoomInvitee.member_id == member_id)
-    rows = await db.execute(
-        scoped(Room, org_id, Room.id).where(
-            Room.conversation_id.is_(None),
-            Room.status != RoomStatus.ended,
-            or_(Room.host_member_id == member_id, Room.id.in_(invited)),
-        )
-    )
+    rows = await db.execute(_INVITED_ROOMS, {SCOPE: org_id, "member_id": member_id})
     return {f"room:{room_id}" for room_id in rows.scalars()}
 
 
@@ -217,8 +219,11 @@ def _dump(model: Any) -> dict[str, Any]:
 # ---- who may join, and as what -----------------------------------------------------------------
 
 
+_ROOM = scoped_bound(Room).where(Room.id == bindparam("room_id"))
+
+
 async def _load_room(db: AsyncSession, org_id: str, room_id: str) -> Room:
-    room = (await db.execute(scoped(Room, org_id).where(Room.id == room_id))).scalar_one_or_none()
+    room = (await db.execute(_ROOM, {SCOPE: org_id, "room_id": room_id})).scalar_one_or_none()
     if room is None:
         raise _room_not_found()
     _remember_host(room)
@@ -262,14 +267,8 @@ def _role_from(ctx: OrgContext, room: Room, *, in_group: bool, invited: bool) ->
 async def _room_role_and_seat(db: AsyncSession, ctx: OrgContext, room_id: str) -> tuple[Room, str, Participant | None]:
     """The room, the caller's role in it (404 when they may not join) and their participant row, in
     one statement: a join runs it, and 8:00 runs thousands of joins."""
-    me = ctx.member.id
     row = (
-        await db.execute(
-            select(Room, Participant, _in_group(ctx.org_id, me), _invited(ctx.org_id, me))
-            .outerjoin(Participant, (Participant.org_id == Room.org_id) & (Participant.room_id == Room.id)
-                       & (Participant.member_id == me))
-            .where(Room.org_id == ctx.org_id, Room.id == room_id)
-        )
+        await db.execute(_ROOM_ROLE_AND_SEAT, {SCOPE: ctx.org_id, "room_id": room_id, "member_id": ctx.member.id})
     ).first()
     if row is None:
         raise _room_not_found()
@@ -278,22 +277,27 @@ async def _room_role_and_seat(db: AsyncSession, ctx: OrgContext, room_id: str) -
     return room, _role_from(ctx, room, in_group=bool(is_in_group), invited=bool(is_invited)), participant
 
 
-def _in_group(org_id: str, member_id: str) -> Any:
-    """Whether the member is in the room's group chat (correlated with the room in the statement)."""
-    return (
-        select(ConversationMember.member_id)
-        .where(ConversationMember.org_id == org_id, ConversationMember.conversation_id == Room.conversation_id,
-               ConversationMember.member_id == member_id)
-        .exists()
-    )
-
-
-def _invited(org_id: str, member_id: str) -> Any:
-    return (
-        select(RoomInvitee.member_id)
-        .where(RoomInvitee.org_id == org_id, RoomInvitee.room_id == Room.id, RoomInvitee.member_id == member_id)
-        .exists()
-    )
+# Whether the member (`:member_id`) is in the room's group chat, and whether they are invited
+# (both correlated with the room of the statement they are in).
+_IN_GROUP = (
+    select(ConversationMember.member_id)
+    .where(ConversationMember.org_id == bindparam(SCOPE), ConversationMember.conversation_id == Room.conversation_id,
+           ConversationMember.member_id == bindparam("member_id"))
+    .exists()
+)
+_INVITED = (
+    select(RoomInvitee.member_id)
+    .where(RoomInvitee.org_id == bindparam(SCOPE), RoomInvitee.room_id == Room.id,
+           RoomInvitee.member_id == bindparam("member_id"))
+    .exists()
+)
+_ROOM_ROLE_AND_SEAT = (
+    select(Room, Participant, _IN_GROUP, _INVITED)
+    .outerjoin(Participant, (Participant.org_id == Room.org_id) & (Participant.room_id == Room.id)
+               & (Participant.member_id == bindparam("member_id")))
+    .where(Room.org_id == bindparam(SCOPE), Room.id == bindparam("room_id"))
+)
+_ROLE_IN_ROOM = select(_IN_GROUP, _INVITED).where(Room.org_id == bindparam(SCOPE), Room.id == bindparam("room_id"))
 
 
 async def role_in(db: AsyncSession, ctx: OrgContext, room: Room) -> str:
@@ -301,10 +305,7 @@ async def role_in(db: AsyncSession, ctx: OrgContext, room: Room) -> str:
     if room.host_member_id == ctx.member.id:
         return ParticipantRole.host
     in_group, invited = (
-        await db.execute(
-            select(_in_group(ctx.org_id, ctx.member.id), _invited(ctx.org_id, ctx.member.id))
-            .where(Room.org_id == ctx.org_id, Room.id == room.id)
-        )
+        await db.execute(_ROLE_IN_ROOM, {SCOPE: ctx.org_id, "room_id": room.id, "member_id": ctx.member.id})
     ).one()
     return _role_from(ctx, room, in_group=bool(in_group), invited=bool(invited))
 
@@ -713,34 +714,35 @@ def seat(p: Participant, now: datetime) -> None:
     p.joins = (p.joins or 0) + 1
 
 
+_SEAT_TAKEN = (
+    scoped_update_bound(Room)
+    .where(Room.id == bindparam("room_id"))
+    .values(seated=Room.seated + 1)
+    .returning(Room.seated)
+    .execution_options(synchronize_session=False)
+)
+_SEAT_TAKEN_IF_FREE = _SEAT_TAKEN.where(Room.seated < Room.capacity)
+_SEAT_GIVEN_UP = (
+    scoped_update_bound(Room)
+    .where(Room.id == bindparam("room_id"), Room.seated > 0)
+    .values(seated=Room.seated - 1)
+    .returning(Room.seated)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def take_seat(db: AsyncSession, room: Room, *, hosting: bool) -> None:
     """One seat more, if there is one: the conditional UPDATE is the capacity check (hosts always
     get in). It also orders the room's joins on PostgreSQL (the row lock)."""
-    statement = (
-        scoped_update(Room, room.org_id)
-        .where(Room.id == room.id)
-        .values(seated=Room.seated + 1)
-        .returning(Room.seated)
-        .execution_options(synchronize_session=False)
-    )
-    if not hosting:
-        statement = statement.where(Room.seated < Room.capacity)
-    seated = (await db.execute(statement)).scalar_one_or_none()
+    statement = _SEAT_TAKEN if hosting else _SEAT_TAKEN_IF_FREE
+    seated = (await db.execute(statement, {SCOPE: room.org_id, "room_id": room.id})).scalar_one_or_none()
     if seated is None:
         raise RoomFull(details={"capacity": room.capacity})
     room.seated = seated
 
 
 async def give_up_seat(db: AsyncSession, room: Room) -> None:
-    seated = (
-        await db.execute(
-            scoped_update(Room, room.org_id)
-            .where(Room.id == room.id, Room.seated > 0)
-            .values(seated=Room.seated - 1)
-            .returning(Room.seated)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
+    seated = (await db.execute(_SEAT_GIVEN_UP, {SCOPE: room.org_id, "room_id": room.id})).scalar_one_or_none()
     room.seated = seated if seated is not None else 0
 
 
@@ -759,16 +761,17 @@ def ticket_for(ctx: OrgContext | None, joined: Joined, snapshot: Snapshot) -> Ti
                      snapshot=snapshot, media=media)
 
 
+_MY_SEAT_AND_ROOM = (
+    select(Participant, Room)
+    .join(Room, (Room.org_id == Participant.org_id) & (Room.id == Participant.room_id))
+    .where(Participant.org_id == bindparam(SCOPE), Participant.room_id == bindparam("room_id"),
+           Participant.member_id == bindparam("member_id"))
+)
+
+
 async def leave(db: AsyncSession, ctx: OrgContext, room_id: str) -> None:
     """Leave the room. Always succeeds: also when not in it, or when the room is gone."""
-    row = (
-        await db.execute(
-            select(Participant, Room)
-            .join(Room, (Room.org_id == Participant.org_id) & (Room.id == Participant.room_id))
-            .where(Participant.org_id == ctx.org_id, Participant.room_id == room_id,
-                   Participant.member_id == ctx.member.id)
-        )
-    ).first()
+    row = (await db.execute(_MY_SEAT_AND_ROOM, {SCOPE: ctx.org_id, "room_id": room_id, "member_id": ctx.member.id})).first()
     if row is None:
         return
     p, room = row
