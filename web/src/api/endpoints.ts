@@ -201,6 +201,11 @@ export const chat = {
 };
 
 const room = (orgId: string, roomId: string) => `${org(orgId)}/rooms/${id(roomId)}`;
+/** A media session request's body: only what is asked for (docs/media.md). */
+const mediaBody = (token: string | null | undefined, watch: boolean) => ({
+  ...(token ? { token } : {}),
+  ...(watch ? { watch: true } : {}),
+});
 
 /** Meetings and classes (docs/rooms.md). */
 export const rooms = {
@@ -224,9 +229,10 @@ export const rooms = {
   removeParticipant: (orgId: string, roomId: string, participantId: string) =>
     api.delete(`${room(orgId, roomId)}/participants/${id(participantId)}`),
   end: (orgId: string, roomId: string) => api.post<Room>(`${room(orgId, roomId)}/end`),
-  /** My media session in a room where I hold a seat (docs/media.md); `token` from the join's ticket. */
-  media: (orgId: string, roomId: string, token?: string | null) =>
-    api.post<MediaSession>(`${room(orgId, roomId)}/media`, token ? { token } : {}),
+  /** My media session in a room where I hold a seat (docs/media.md); `token` from the join's ticket;
+   * `watch`: the broadcast instead of the live room. */
+  media: (orgId: string, roomId: string, token?: string | null, watch = false) =>
+    api.post<MediaSession>(`${room(orgId, roomId)}/media`, mediaBody(token, watch)),
   participants: (orgId: string, roomId: string) => api.get<Participant[]>(`${room(orgId, roomId)}/participants`),
   attendance: (orgId: string, roomId: string, signal?: AbortSignal) =>
     api.get<Attendance>(`${room(orgId, roomId)}/attendance`, { signal }),
@@ -254,6 +260,6 @@ export const guestRooms = {
   hand: (code: string, ticket: string, raised: boolean) =>
     api.post<Participant>(`${guestRoom(code)}/hand`, { ticket, raised }, NO_SIGN_IN),
   leave: (code: string, ticket: string) => api.post<void>(`${guestRoom(code)}/leave`, { ticket }, NO_SIGN_IN),
-  media: (code: string, ticket: string, token?: string | null) =>
-    api.post<MediaSession>(`${guestRoom(code)}/media`, token ? { ticket, token } : { ticket }, NO_SIGN_IN),
+  media: (code: string, ticket: string, token?: string | null, watch = false) =>
+    api.post<MediaSession>(`${guestRoom(code)}/media`, { ticket, ...mediaBody(token, watch) }, NO_SIGN_IN),
 };

@@ -487,7 +487,8 @@ export interface MediaInfo {
 /** A media session (POST .../media, docs/media.md): how to reach the media server, or why not. */
 export interface MediaSession {
   mode: "interactive" | "broadcast" | "unavailable";
-  reason: "no_media_server" | "room_full" | "waiting" | null;
+  /** Why not interactive; "chosen": I asked to watch the broadcast (`watch`). */
+  reason: "no_media_server" | "room_full" | "waiting" | "chosen" | null;
   server: string | null;
   core_token: string | null;
   room: number | null;

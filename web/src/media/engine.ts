@@ -11,7 +11,8 @@ import { JanusClient, JanusError, type HandleEvent, type JanusHandle, type Jsep,
 export const VIDEOROOM = "janus.plugin.videoroom";
 /** VideoRoom error: the join token is not on the room's allow-list (expired, revoked, removed). */
 export const JANUS_UNAUTHORIZED_TOKEN = 433;
-const STATS_EVERY_MS = 2000;
+/** How often the connection is measured. Tests make it shorter. */
+export const engineTiming = { statsEveryMs: 2000 };
 
 export interface RemoteFeed {
   id: number;
@@ -159,7 +160,7 @@ export class MediaEngine {
     this.privateId = typeof joined.data.private_id === "number" ? joined.data.private_id : null;
     this.set({ status: "connected" });
     this.addPublishers(joined.data.publishers);
-    this.statsTimer = setInterval(() => void this.measure(), STATS_EVERY_MS);
+    this.statsTimer = setInterval(() => void this.measure(), engineTiming.statsEveryMs);
     if (this.mayPublish) await this.publish();
   }
 

@@ -1,10 +1,12 @@
 import { StyleProvider } from "@ant-design/cssinjs";
 import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../api/client";
 import type { MediaSession, Participant } from "../../api/types";
 import { I18nProvider, type Lang } from "../../i18n";
+import { engineTiming } from "../../media/engine";
 import { fakeJanusSockets, type FakeJanusSocket, type Sent } from "../../media/fakeJanus";
+import { fallbackTiming } from "../../media/fallback";
 import { FakePeerConnection, installFakeWebrtc } from "../../media/fakeWebrtc";
 import { setJanusSocketFactory } from "../../media/janus";
 import { fakeSockets } from "../../stream/fakeSocket";
@@ -74,7 +76,15 @@ function renderPanel(props: Partial<Parameters<typeof MediaPanel>[0]> & { reques
     </StyleProvider>
   );
   const result = render(view(all));
+  mounted.push(result.unmount);
   return { ...result, update: (more: Partial<typeof all>) => result.rerender(view({ ...all, ...more })) };
+}
+
+let mounted: (() => void)[] = [];
+afterEach(() => cleanupPanels());
+function cleanupPanels() {
+  for (const unmount of mounted) unmount();
+  mounted = [];
 }
 
 const remoteTiles = () => screen.queryAllByTestId("media-tile").filter((t) => t.getAttribute("data-feed") !== "self");
@@ -84,7 +94,7 @@ describe("the media of a room", () => {
     const request = vi.fn(async () => session());
     renderPanel({ request });
     await waitFor(() => expect(remoteTiles()).toHaveLength(1));
-    expect(request).toHaveBeenCalledWith("ticket-token");
+    expect(request).toHaveBeenCalledWith("ticket-token", false);
     expect(within(remoteTiles()[0]).getByTestId("media-tile-name").textContent).toBe("王老师");
     expect(screen.getByTestId("media-panel").getAttribute("data-publishing")).toBe("false");
     expect(screen.getByTestId("media-listen-only").textContent).toBe("You can watch and listen. The host can let you speak.");
@@ -188,7 +198,7 @@ describe("the media of a room", () => {
     await waitFor(() => expect(janus.sockets).toHaveLength(2), { timeout: 4000 });
     await waitFor(() => expect(screen.queryByTestId("media-reconnecting")).toBeNull());
     expect(remoteTiles()).toHaveLength(1);
-    expect(request.mock.calls).toEqual([["ticket-token"], [null]]);
+    expect(request.mock.calls).toEqual([["ticket-token", false], [null, false]]);
   });
 
   it("a join token Janus refuses (433): asks once for a new session; a second refusal stops", async () => {
@@ -220,6 +230,144 @@ describe("the media of a room", () => {
       "You were removed from this room, so your camera and microphone were turned off.",
     );
     expect(FakePeerConnection.all.every((pc) => pc.closed)).toBe(true);
+  });
+});
+
+/** Every connection measures a round trip of `rtt` ms from now on. */
+function networkRoundTrip(rtt: number) {
+  for (const pc of FakePeerConnection.all) {
+    pc.stats = new Map([["pair", { type: "candidate-pair", nominated: true, state: "succeeded", currentRoundTripTime: rtt / 1000 }]]);
+  }
+}
+
+const HLS = "/api/v1/media/hls/734201992/1-k/index.m3u8";
+/** Tack's answers: the live room, or the broadcast when asked to watch. */
+const liveOrBroadcast = async (_token: string | null, watch: boolean) =>
+  watch ? session({ mode: "broadcast", reason: "chosen", server: null, join_token: null, broadcast: { hls_url: HLS } }) : session();
+
+describe("the broadcast instead of the live room", () => {
+  beforeEach(() => {
+    engineTiming.statsEveryMs = 30;
+    fallbackTiming.poorNetworkMs = 300;
+  });
+  afterEach(() => {
+    engineTiming.statsEveryMs = 2000;
+    fallbackTiming.poorNetworkMs = 15_000;
+  });
+
+  it("a student whose connection stays poor goes to the broadcast by itself, is told why, and can go back", async () => {
+    const request = vi.fn(liveOrBroadcast);
+    renderPanel({ request });
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    networkRoundTrip(900);
+    await waitFor(() => expect(screen.getByTestId("media-quality").getAttribute("data-level")).toBe("poor"));
+
+    const broadcast = await screen.findByTestId("media-broadcast", {}, { timeout: 3000 });
+    expect(broadcast.getAttribute("data-reason")).toBe("poor_network");
+    expect(screen.getByTestId("media-broadcast-reason").textContent).toContain("Your connection is poor, so you are watching the broadcast");
+    expect(screen.getByTestId("media-hls").tagName).toBe("VIDEO");
+    expect(request.mock.calls.at(-1)).toEqual([null, true]);
+    // The live room's connection is closed: nothing of it is left open.
+    expect(FakePeerConnection.all.every((pc) => pc.closed)).toBe(true);
+    expect(janus.last().closedWith).not.toBeNull();
+
+    fireEvent.click(screen.getByTestId("media-back-live"));
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(request.mock.calls.at(-1)).toEqual([null, false]);
+    expect(screen.queryByTestId("media-broadcast")).toBeNull();
+  });
+
+  it("a good reading in between keeps the live room; so does a teacher's poor connection", async () => {
+    const request = vi.fn(liveOrBroadcast);
+    renderPanel({ request });
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    for (let i = 0; i < 4; i++) {
+      networkRoundTrip(900);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      networkRoundTrip(40);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    expect(screen.queryByTestId("media-broadcast")).toBeNull();
+    expect(request).toHaveBeenCalledTimes(1);
+    cleanupPanels();
+
+    const teacherRequest = vi.fn(async (token: string | null, watch: boolean) => ({
+      ...(await liveOrBroadcast(token, watch)),
+      may_publish: true,
+      feed_id: 555,
+    }));
+    renderPanel({ request: teacherRequest, mine: teacher });
+    await waitFor(() => expect(screen.getByTestId("media-panel").getAttribute("data-publishing")).toBe("true"));
+    networkRoundTrip(900);
+    await waitFor(() => expect(screen.getByTestId("media-quality").getAttribute("data-level")).toBe("poor"));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(screen.getByTestId("media-panel")).toBeTruthy();
+    expect(teacherRequest.mock.calls).toEqual([["ticket-token", false]]);
+    // Nor is the teacher offered the broadcast.
+    expect(screen.queryByTestId("media-watch")).toBeNull();
+  });
+
+  it("a student may choose the broadcast, and it holds across a reconnect until they go back", async () => {
+    let failNext = false;
+    const request = vi.fn(async (token: string | null, watch: boolean) => {
+      if (failNext) {
+        failNext = false;
+        throw new ApiError(503, "media_unavailable", "Audio and video are not available right now.");
+      }
+      return liveOrBroadcast(token, watch);
+    });
+    const { update } = renderPanel({ request }, "zh");
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    const watch = screen.getByTestId("media-watch");
+    expect(watch.textContent).toBe("改为观看直播");
+    fireEvent.click(watch);
+    const broadcast = await screen.findByTestId("media-broadcast");
+    expect(broadcast.getAttribute("data-reason")).toBe("chosen");
+    expect(screen.getByTestId("media-broadcast-reason").textContent).toContain("你选择了观看直播");
+    expect(request.mock.calls.at(-1)).toEqual([null, true]);
+    expect(screen.getByTestId("media-back-live").textContent).toBe("返回实时互动");
+    expect(FakePeerConnection.all.every((pc) => pc.closed)).toBe(true);
+
+    // The room's media moves, and the first try fails (503): asked again by itself, still to watch.
+    failNext = true;
+    update({ moveKey: 1 });
+    await waitFor(() => expect(request).toHaveBeenCalledTimes(4), { timeout: 4000 });
+    await waitFor(() => expect(screen.getByTestId("media-broadcast").getAttribute("data-reason")).toBe("chosen"));
+    expect(request.mock.calls.slice(1)).toEqual([[null, true], [null, true], [null, true]]);
+    expect(janus.sockets).toHaveLength(1);
+
+    fireEvent.click(screen.getByTestId("media-back-live"));
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(request.mock.calls.at(-1)).toEqual([null, false]);
+  });
+
+  it("a student made presenter while asking to watch (watch_not_allowed) stays in the live room", async () => {
+    const request = vi.fn(async (token: string | null, watch: boolean) => {
+      if (watch) throw new ApiError(403, "watch_not_allowed", "Hosts, co-hosts and presenters take part in the live room.");
+      return liveOrBroadcast(token, watch);
+    });
+    renderPanel({ request });
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    fireEvent.click(screen.getByTestId("media-watch"));
+    await waitFor(() => expect(request).toHaveBeenCalledTimes(3));
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(request.mock.calls).toEqual([["ticket-token", false], [null, true], [null, false]]);
+    expect(screen.queryByTestId("media-refused")).toBeNull();
+  });
+
+  it("watching in a full class and made presenter: back in the live room", async () => {
+    let full = true;
+    const request = vi.fn(async () =>
+      full ? session({ mode: "broadcast", reason: "room_full", server: null, broadcast: { hls_url: HLS } }) : session({ may_publish: true }),
+    );
+    const { update } = renderPanel({ request });
+    const broadcast = await screen.findByTestId("media-broadcast");
+    expect(broadcast.getAttribute("data-reason")).toBe("room_full");
+    // A full room: no way back offered (there is no room).
+    expect(screen.queryByTestId("media-back-live")).toBeNull();
+    full = false;
+    update({ mine: participant("P_A", "李明", { role: "presenter" }) });
+    await waitFor(() => expect(screen.getByTestId("media-panel").getAttribute("data-publishing")).toBe("true"));
   });
 });
 

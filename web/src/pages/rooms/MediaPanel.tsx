@@ -2,6 +2,7 @@ import {
   AudioMutedOutlined,
   AudioOutlined,
   DesktopOutlined,
+  PlaySquareOutlined,
   SettingOutlined,
   StopOutlined,
   VideoCameraOutlined,
@@ -14,12 +15,13 @@ import { useI18n } from "../../i18n";
 import type { EngineState, Quality, RemoteFeed } from "../../media/engine";
 import { HlsPlayer } from "../../media/HlsPlayer";
 import { useMediaText } from "../../media/messages";
-import { useMediaSession, type MediaActions, type MediaView } from "../../media/useMediaSession";
+import { useMediaSession, type MediaActions, type MediaView, type WatchReason } from "../../media/useMediaSession";
 import "../../media/media.css";
 
 export interface MediaPanelProps {
-  /** Asks Tack for my media session (members: POST .../media; guests: with their ticket). */
-  request: (token: string | null) => Promise<MediaSession>;
+  /** Asks Tack for my media session (members: POST .../media; guests: with their ticket); `watch`:
+   * the broadcast instead of the live room. */
+  request: (token: string | null, watch: boolean) => Promise<MediaSession>;
   /** The media token of the join's ticket. */
   token: string | null;
   /** Whether a media server answered lately (the join's `media.available`). */
@@ -31,7 +33,7 @@ export interface MediaPanelProps {
 }
 
 /** Sound and picture of a room: the tiles of everyone on camera (or the broadcast in a large
- * class), my camera and microphone, and how the connection is. */
+ * class, on a poor connection, or by choice), my camera and microphone, and how the connection is. */
 export function MediaPanel({ request, token, available, mine, isClass, moveKey }: MediaPanelProps) {
   const [view, actions] = useMediaSession({
     request,
@@ -83,7 +85,7 @@ export function MediaStage({ view, actions, mine, isClass }: { view: MediaView; 
     );
   }
   if (phase === "broadcast") {
-    return <BroadcastView session={view.session} />;
+    return <BroadcastView session={view.session} watching={view.watching} isClass={isClass} onBackToLive={actions.backToLive} />;
   }
   if (phase === "idle" && mine.state === "waiting") {
     return (
@@ -245,7 +247,14 @@ function Controls({ engine, actions, mayPublish, mutedByHost }: { engine: Engine
         <Typography.Text type="secondary" data-testid="media-listen-only">
           {m("media.listenOnly")}
         </Typography.Text>
-        <QualityBadge quality={engine.quality} />
+        <Flex align="center" gap={8}>
+          <Tooltip title={m("media.watchInsteadHint")}>
+            <Button size="small" icon={<PlaySquareOutlined />} onClick={actions.watchBroadcast} data-testid="media-watch">
+              {m("media.watchInstead")}
+            </Button>
+          </Tooltip>
+          <QualityBadge quality={engine.quality} />
+        </Flex>
       </Flex>
     );
   }
@@ -347,13 +356,51 @@ export function QualityBadge({ quality }: { quality: Quality }) {
   );
 }
 
-function BroadcastView({ session }: { session: MediaSession | null }) {
+function BroadcastView({
+  session,
+  watching,
+  isClass,
+  onBackToLive,
+}: {
+  session: MediaSession | null;
+  watching: WatchReason | null;
+  isClass: boolean;
+  onBackToLive: () => void;
+}) {
   const m = useMediaText();
   const [trouble, setTrouble] = useState(false);
   const url = session?.broadcast?.hls_url ?? null;
+  const explained =
+    watching === "poor_network" ? (
+      <Alert
+        type="warning"
+        showIcon
+        data-testid="media-broadcast-reason"
+        message={m("media.poorNetworkTitle")}
+        description={m("media.poorNetworkHint")}
+        action={<BackToLive onClick={onBackToLive} />}
+      />
+    ) : watching === "chosen" ? (
+      <Alert
+        type="info"
+        showIcon
+        data-testid="media-broadcast-reason"
+        message={m("media.broadcastTitle")}
+        description={m("media.chosenHint")}
+        action={<BackToLive onClick={onBackToLive} />}
+      />
+    ) : (
+      <Alert
+        type="info"
+        showIcon
+        data-testid="media-broadcast-reason"
+        message={m("media.broadcastTitle")}
+        description={m(isClass ? "media.broadcastHint" : "media.broadcastHintMeeting")}
+      />
+    );
   return (
-    <div className="tack-media" data-testid="media-broadcast" data-phase="broadcast">
-      <Alert type="info" showIcon message={m("media.broadcastTitle")} description={m("media.broadcastHint")} />
+    <div className="tack-media" data-testid="media-broadcast" data-phase="broadcast" data-reason={watching ?? session?.reason ?? ""}>
+      {explained}
       {url ? (
         <>
           <HlsPlayer url={url} onTrouble={setTrouble} />
@@ -362,9 +409,18 @@ function BroadcastView({ session }: { session: MediaSession | null }) {
       ) : (
         <div className="tack-room-media" data-testid="media-broadcast-waiting">
           <Spin />
-          <Typography.Text type="secondary">{m("media.broadcastNotYet")}</Typography.Text>
+          <Typography.Text type="secondary">{m(isClass ? "media.broadcastNotYet" : "media.broadcastNotYetMeeting")}</Typography.Text>
         </div>
       )}
     </div>
+  );
+}
+
+function BackToLive({ onClick }: { onClick: () => void }) {
+  const m = useMediaText();
+  return (
+    <Button size="small" type="primary" onClick={onClick} data-testid="media-back-live">
+      {m("media.backToLive")}
+    </Button>
   );
 }

@@ -574,7 +574,7 @@ function RoomView({ roomId }: { roomId: string }) {
           onHand={toggleHand}
           mediaPanel={
             <MediaPanel
-              request={(token) => roomsApi.media(orgId, roomId, token)}
+              request={(token, watch) => roomsApi.media(orgId, roomId, token, watch)}
               token={media?.token ?? null}
               available={!!media?.available}
               mine={mine}
