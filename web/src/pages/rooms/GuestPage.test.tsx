@@ -1,6 +1,9 @@
-import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { GuestRoomInfo, Participant, RoomSnapshot } from "../../api/types";
+import type { GuestRoomInfo, MediaSession, Participant, RoomSnapshot } from "../../api/types";
+import { fakeJanusSockets, type Sent } from "../../media/fakeJanus";
+import { installFakeWebrtc } from "../../media/fakeWebrtc";
+import { setJanusSocketFactory } from "../../media/janus";
 import { GUEST_TICKET_STORAGE_PREFIX } from "../../rooms/join";
 import { joined, participant, room, roomEvent, snapshot, ticketFor, updated } from "../../test/roomFixtures";
 import { envelope, mockApi, renderApp, setBrowserLanguages, signedOut, type Call } from "../../test/utils";
@@ -220,5 +223,141 @@ describe("the guest page", () => {
     await fillAndJoin("小王", "123456");
     expect((await screen.findByTestId("guest-ended")).textContent).toBe("会议已结束");
     expect(sessionStorage.getItem(TICKET_KEY)).toBeNull();
+  });
+});
+
+function guestSession(extra: Partial<MediaSession> = {}): MediaSession {
+  return {
+    mode: "interactive",
+    reason: null,
+    server: "ws://janus.test:8188",
+    core_token: "core",
+    room: 734201992,
+    join_token: "join",
+    feed_id: 3003,
+    display: "Guest Li",
+    may_publish: true,
+    ice_servers: [],
+    generation: 1,
+    broadcast: null,
+    expires_at: "2026-03-02T12:00:00Z",
+    ...extra,
+  };
+}
+
+describe("the guest's sound and picture", () => {
+  let janus: ReturnType<typeof fakeJanusSockets>;
+  beforeEach(() => {
+    installFakeWebrtc();
+    janus = fakeJanusSockets();
+    // A VideoRoom where the host (feed 555) is on camera.
+    setJanusSocketFactory((url, protocol) => {
+      const socket = janus.create(url, protocol);
+      socket.onPluginMessage = (frame: Sent) => {
+        const body = frame.body ?? {};
+        if (body.request === "join" && body.ptype === "publisher") {
+          socket.reply(frame, { videoroom: "joined", room: body.room, id: body.id, private_id: 9, publishers: [{ id: 555, display: "王经理" }] });
+        } else if (body.request === "join") {
+          socket.reply(frame, { videoroom: "attached", room: body.room }, { type: "offer", sdp: "offer" });
+        } else if (body.request === "configure") {
+          socket.reply(frame, { videoroom: "event", configured: "ok" }, { type: "answer", sdp: "answer" });
+        } else {
+          socket.reply(frame, { videoroom: "event", started: "ok" });
+        }
+      };
+      return socket;
+    });
+  });
+
+  const withMedia = { media: { available: true, server: null, room: 734201992, token: "guest-media-token", expires_at: null } };
+  const remoteTiles = () => screen.queryAllByTestId("media-tile").filter((t) => t.getAttribute("data-feed") !== "self");
+
+  it("sees and hears the host with the ticket's media session, reconnects after a blip and follows a move", async () => {
+    setBrowserLanguages(["en-US"]);
+    const mediaCalls: Call[] = [];
+    let moved = false;
+    mockApi(
+      routes({
+        [`POST ${BASE}/join`]: { status: 200, body: ticketFor(guest, meetingSnapshot(), withMedia) },
+        [`POST ${BASE}/state`]: () => ({
+          status: 200,
+          // Shared snapshots repeat their events: one move is one reconnect however often it is seen.
+          body: meetingSnapshot({
+            events: moved ? [roomEvent(101, "room.media_moved", { room_id: meeting().id, available: true, generation: 2 })] : [],
+          }),
+        }),
+        [`POST ${BASE}/media`]: (call) => {
+          mediaCalls.push(call);
+          return { status: 200, body: guestSession({ generation: mediaCalls.length }) };
+        },
+      }),
+    );
+    renderApp(`/guest/${CODE}`);
+    await fillAndJoin("Guest Li", "123456");
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(within(remoteTiles()[0]).getByTestId("media-tile-name").textContent).toBe("王经理");
+    expect(mediaCalls.map((c) => c.body)).toEqual([{ ticket: "ticket-P_G", token: "guest-media-token" }]);
+    // A meeting's guest may speak: on camera, with the microphone.
+    await waitFor(() => expect(screen.getByTestId("media-panel").getAttribute("data-publishing")).toBe("true"));
+    expect(screen.getByTestId("media-mic").getAttribute("data-on")).toBe("true");
+    expect(janus.last().messages("join")[0].body).toMatchObject({ ptype: "publisher", token: "join", id: 3003 });
+
+    // A network blip: reconnected by itself, with a fresh media session.
+    act(() => janus.last().serverClose(1006));
+    expect(await screen.findByTestId("media-reconnecting")).toBeTruthy();
+    await waitFor(() => expect(janus.sockets).toHaveLength(2), { timeout: 4000 });
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(mediaCalls[1].body).toEqual({ ticket: "ticket-P_G" });
+
+    // The room's media moved (seen in a poll): one new media session and connection.
+    moved = true;
+    await waitFor(() => expect(mediaCalls).toHaveLength(3));
+    await waitFor(() => expect(janus.sockets).toHaveLength(3));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mediaCalls).toHaveLength(3);
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+  });
+
+  it("a muted guest (who does not publish) may watch the broadcast instead, and go back", async () => {
+    setBrowserLanguages(["en-US"]);
+    const mediaCalls: Call[] = [];
+    const mutedGuest: Participant = { ...guest, muted: true };
+    const hls = { hls_url: "/api/v1/media/hls/734201992/1-k/index.m3u8" };
+    mockApi(
+      routes({
+        [`POST ${BASE}/join`]: { status: 200, body: ticketFor(mutedGuest, meetingSnapshot({ participants: [host, mutedGuest] }), withMedia) },
+        [`POST ${BASE}/state`]: { status: 200, body: meetingSnapshot({ participants: [host, mutedGuest] }) },
+        [`POST ${BASE}/media`]: (call) => {
+          mediaCalls.push(call);
+          const watch = (call.body as { watch?: boolean }).watch;
+          return { status: 200, body: watch ? guestSession({ mode: "broadcast", reason: "chosen", server: null, broadcast: hls }) : guestSession({ may_publish: false }) };
+        },
+      }),
+    );
+    renderApp(`/guest/${CODE}`);
+    await fillAndJoin("Guest Li", "123456");
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    fireEvent.click(screen.getByTestId("media-watch"));
+    const broadcast = await screen.findByTestId("media-broadcast");
+    expect(broadcast.getAttribute("data-reason")).toBe("chosen");
+    expect(mediaCalls.at(-1)?.body).toEqual({ ticket: "ticket-P_G", watch: true });
+    fireEvent.click(screen.getByTestId("media-back-live"));
+    await waitFor(() => expect(remoteTiles()).toHaveLength(1));
+    expect(mediaCalls.at(-1)?.body).toEqual({ ticket: "ticket-P_G" });
+  });
+
+  it("a full meeting: the guest watches the host's broadcast, told why", async () => {
+    setBrowserLanguages(["en-US"]);
+    mockApi(
+      routes({
+        [`POST ${BASE}/join`]: { status: 200, body: ticketFor(guest, meetingSnapshot(), withMedia) },
+        [`POST ${BASE}/state`]: { status: 200, body: meetingSnapshot() },
+        [`POST ${BASE}/media`]: { status: 200, body: guestSession({ mode: "broadcast", reason: "room_full", server: null, broadcast: null }) },
+      }),
+    );
+    renderApp(`/guest/${CODE}`);
+    await fillAndJoin("Guest Li", "123456");
+    expect((await screen.findByTestId("media-broadcast-reason")).textContent).toContain("This meeting is large");
+    expect(screen.getByTestId("media-broadcast-waiting").textContent).toBe("The broadcast starts as soon as the host turns on their camera.");
   });
 });

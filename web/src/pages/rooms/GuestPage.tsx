@@ -9,6 +9,8 @@
  *   name and passcode, which the server asks for on every join) so a reload gets the seat back.
  * - Guests have no stream: the page asks for the room's state every few seconds; each answer is a
  *   snapshot with the events since it was taken (roomState.ts's rebase).
+ * - Sound and picture as for members (MediaPanel), the media session asked for with the ticket;
+ *   a `room.media_moved` among the polled events reconnects the media, as the stream does for members.
  */
 import { AudioMutedOutlined, LogoutOutlined } from "@ant-design/icons";
 import { Alert, App as AntApp, Button, Card, Empty, Flex, Form, Input, List, Result, Spin, Tag, Typography } from "antd";
@@ -16,7 +18,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useParams } from "react-router-dom";
 import { ApiError } from "../../api/client";
 import { guestRooms } from "../../api/endpoints";
-import type { GuestRoomInfo, MediaInfo, Participant, RoomTicket } from "../../api/types";
+import type { GuestRoomInfo, MediaInfo, Participant, RoomSnapshot, RoomTicket } from "../../api/types";
 import { AuthLayout } from "../../components/AuthLayout";
 import { useErrorText } from "../../components/ErrorAlert";
 import { FullPageSpinner } from "../../components/FullPageSpinner";
@@ -31,6 +33,7 @@ import {
   rebase,
   type RoomState,
 } from "../../rooms/roomState";
+import { MediaPanel } from "./MediaPanel";
 import { ParticipantRow, QueueCard, RoomStage } from "./RoomPage";
 
 /** How often the page asks for the room's state. Tests make it shorter. */
@@ -87,6 +90,17 @@ const JOIN_ERROR_TITLES: Record<string, MessageKey> = {
 
 const codeOf = (error: unknown) => (error instanceof ApiError ? error.code : "");
 
+/** The position of the latest `room.media_moved` of this room in a snapshot's events, if any. */
+function lastMediaMove(snapshot: RoomSnapshot): number {
+  let last = 0;
+  for (const event of snapshot.events ?? []) {
+    if (event.kind === "room.media_moved" && (event.data as { room_id?: unknown }).room_id === snapshot.room.id) {
+      last = Math.max(last, event.position);
+    }
+  }
+  return last;
+}
+
 export function GuestPage() {
   const { code = "" } = useParams();
   return <GuestView key={code} code={code} />;
@@ -109,6 +123,10 @@ function GuestView({ code }: { code: string }) {
   const [myId, setMyId] = useState<string | null>(null);
   const [media, setMedia] = useState<MediaInfo | null>(null);
   const [pollTrouble, setPollTrouble] = useState(false);
+  // Bumped by a `room.media_moved` seen in a poll: the media reconnects (to the room's new server).
+  const [mediaMoves, setMediaMoves] = useState(0);
+  /** The position up to which media moves are known: shared snapshots repeat events. */
+  const movesSeenTo = useRef(0);
 
   // The join below must not change identity on every render (the polling effect depends on it).
   const say = useRef({ toast, errorText });
@@ -147,6 +165,8 @@ function GuestView({ code }: { code: string }) {
     handAnswer.current = null;
     setMyId(ticket.participant.id);
     setMedia(ticket.media);
+    // Moves before this join are behind the ticket's media token already.
+    movesSeenTo.current = Math.max(movesSeenTo.current, ticket.snapshot.position, lastMediaMove(ticket.snapshot));
     setState(applyParticipantAnswer(rebase(ticket.snapshot, []), ticket.participant, ticket.snapshot.position));
     setPhase({ kind: "in" });
   }, []);
@@ -231,6 +251,11 @@ function GuestView({ code }: { code: string }) {
         const snapshot = await guestRooms.state(code, ticket, ctl.signal);
         if (stopped) return;
         setPollTrouble(false);
+        const moved = lastMediaMove(snapshot);
+        if (moved > movesSeenTo.current) {
+          movesSeenTo.current = moved;
+          setMediaMoves((n) => n + 1);
+        }
         setState((current) => {
           let next = rebase(snapshot, []);
           const answer = handAnswer.current;
@@ -395,7 +420,25 @@ function GuestView({ code }: { code: string }) {
             />
           </div>
         ) : (
-          <GuestRoom state={state} mine={mine} media={media} trouble={pollTrouble} onHand={toggleHand} onLeave={leave} />
+          <GuestRoom
+            state={state}
+            mine={mine}
+            media={media}
+            trouble={pollTrouble}
+            onHand={toggleHand}
+            onLeave={leave}
+            mediaPanel={
+              <MediaPanel
+                // The ticket as kept now (a silent rejoin renews it).
+                request={(token, watch) => guestRooms.media(code, tickets.get(code) ?? "", token, watch)}
+                token={media?.token ?? null}
+                available={!!media?.available}
+                mine={mine}
+                isClass={false}
+                moveKey={mediaMoves}
+              />
+            }
+          />
         )}
       </GuestFrame>
     );
@@ -581,6 +624,7 @@ function GuestRoom({
   trouble,
   onHand,
   onLeave,
+  mediaPanel,
 }: {
   state: RoomState;
   mine: Participant;
@@ -588,6 +632,7 @@ function GuestRoom({
   trouble: boolean;
   onHand: () => void;
   onLeave: () => void;
+  mediaPanel: React.ReactNode;
 }) {
   const { t } = useI18n();
   const joined = joinedParticipants(state);
@@ -625,7 +670,7 @@ function GuestRoom({
         <Alert type="warning" showIcon icon={<AudioMutedOutlined />} style={{ margin: "8px 16px 0" }} data-testid="room-muted-self" message={t("room.youAreMuted")} />
       ) : null}
       <div className="tack-room-body">
-        <RoomStage media={media} mine={mine} onHand={onHand} />
+        <RoomStage media={media} mine={mine} onHand={onHand} mediaPanel={mediaPanel} />
         <div className="tack-room-side">
           <Card size="small" title={t("room.hands")} data-testid="room-hands">
             {hands.length ? (
