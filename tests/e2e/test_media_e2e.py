@@ -1,14 +1,17 @@
 """Real audio and video in a class, through a real Janus, in three browsers with fake cameras: the
 teacher starts a class and is on camera; two students join from the class group and see and hear the
 teacher (their browsers decode the teacher's video frames); the teacher mutes one student and removes
-the other, whose media stops and who cannot get back into the media room. And a class beyond its
-interactive capacity, whose student watches the teacher's broadcast (HLS)."""
+the other, whose media stops and who cannot get back into the media room. A class beyond its
+interactive capacity, whose student watches the teacher's broadcast (HLS); a student who chooses the
+broadcast and comes back. And a meeting's guest, who came by link and passcode, sees and hears the
+host."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
 from tack.demo.seed import DEMO_ADMIN_PASSWORD, SCHOOL_NAME
@@ -295,6 +298,127 @@ async def test_beyond_the_interactive_capacity_a_student_watches_the_broadcast(
     except Exception:
         for label, page in pages.items():
             await _screenshot(page, f"e2e-media-broadcast-failure-{label}")
+        raise
+    finally:
+        await student_context.close()
+        await teacher_context.close()
+
+
+async def test_a_guest_sees_and_hears_the_host_of_a_meeting(media_e2e_server: MediaLiveServer, media_browser) -> None:
+    """A guest who came by link and passcode has sound and picture like a member: the guest's browser
+    decodes the host's video, and the host's decodes the guest's (a meeting's guests may speak)."""
+    server = media_e2e_server.server
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as api:
+        signed = await api.post("/auth/sign-in", json={"login": TEACHER_LOGIN, "password": DEMO_ADMIN_PASSWORD})
+        assert signed.status_code == 200, signed.text
+        api.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+        org = next(o for o in (await api.get("/orgs")).json() if o["name"] == SCHOOL_NAME)
+        made = await api.post(f"/orgs/{org['id']}/rooms",
+                              json={"kind": "meeting", "title": "家长会", "allow_guests": True})
+        assert made.status_code == 201, made.text
+        room = made.json()
+    host_context, host, host_name = await _sign_in(media_browser, server, TEACHER_LOGIN)
+    guest_context = await media_browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 860})
+    await guest_context.add_init_script(RECORD_PEER_CONNECTIONS)
+    guest = await guest_context.new_page()
+    pages = {"host": host, "guest": guest}
+    guest_sessions = _keep_media_sessions(guest)
+    try:
+        await host.goto(f"{server.url}/orgs/{org['id']}/rooms/{room['id']}")
+        await expect(host.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "true", timeout=15_000)
+
+        await guest.goto(f"{server.url}/guest/{room['guest_code']}")
+        await guest.get_by_test_id("guest-name").fill("王女士")
+        await guest.get_by_test_id("guest-passcode").fill(room["guest_passcode"])
+        await guest.get_by_test_id("guest-join").click()
+        await expect(guest.get_by_test_id("guest-page")).to_have_attribute("data-state", "in")
+        await expect(guest.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "true", timeout=15_000)
+        remote = guest.locator('[data-testid="media-tile"]:not([data-feed="self"])')
+        await expect(remote).to_have_count(1, timeout=15_000)
+        await expect(remote.get_by_test_id("media-tile-name")).to_have_text(host_name)
+        guest_frames = await _frames_rising(guest, "the guest (the host's camera)")
+        assert guest_sessions and guest_sessions[0]["mode"] == "interactive", guest_sessions
+
+        host_tile = host.locator('[data-testid="media-tile"]:not([data-feed="self"])')
+        await expect(host_tile).to_have_count(1, timeout=15_000)
+        await expect(host_tile.get_by_test_id("media-tile-name")).to_have_text("王女士")
+        host_frames = await _frames_rising(host, "the host (the guest's camera)")
+        await _screenshot(guest, "e2e-media-guest-sees-host")
+        print(f"framesDecoded guest {guest_frames}, host {host_frames}")
+    except Exception:
+        for label, page in pages.items():
+            await _screenshot(page, f"e2e-media-guest-failure-{label}")
+        raise
+    finally:
+        await guest_context.close()
+        await host_context.close()
+
+
+async def _video_plays(page: Page, label: str) -> float:
+    video = page.get_by_test_id("media-hls")
+    await expect(video).to_be_visible(timeout=20_000)
+    played = 0.0
+    for _ in range(60):
+        played = await video.evaluate("(v) => v.readyState >= 2 ? v.currentTime : 0")
+        if played > 0.5:
+            return played
+        await page.wait_for_timeout(500)
+    raise AssertionError(f"{label}: the broadcast did not play (currentTime {played})")
+
+
+async def test_a_student_chooses_the_broadcast_and_comes_back_to_the_live_room(
+    media_e2e_server: MediaLiveServer, media_browser
+) -> None:
+    """What a poor network does by itself, by hand: a student leaves the live room for the broadcast
+    (their join token stops working in Janus, the player plays), then comes back and decodes again."""
+    server, janus = media_e2e_server.server, media_e2e_server.janus
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as api:
+        signed = await api.post("/auth/sign-in", json={"login": TEACHER_LOGIN, "password": DEMO_ADMIN_PASSWORD})
+        assert signed.status_code == 200, signed.text
+        api.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+        org = next(o for o in (await api.get("/orgs")).json() if o["name"] == SCHOOL_NAME)
+        groups = (await api.get(f"/orgs/{org['id']}/conversations", params={"limit": 100})).json()["items"]
+        group = next(c for c in groups if c["kind"] == "class" and CLASS_GROUP in c["name"])
+        started = await api.post(f"/orgs/{org['id']}/rooms", json={"kind": "class", "conversation_id": group["id"]})
+        assert started.status_code in (200, 201), started.text  # 200: the class of an earlier test is still open
+        room = started.json()
+    room_url = f"{server.url}/orgs/{org['id']}/rooms/{room['id']}"
+    teacher_context, teacher, _ = await _sign_in(media_browser, server, TEACHER_LOGIN)
+    student_context, student, _ = await _sign_in(media_browser, server, "s.0101.03@demo.tack.example")
+    pages = {"teacher": teacher, "student": student}
+    sessions = _keep_media_sessions(student)
+    try:
+        await teacher.goto(room_url)
+        await expect(teacher.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "true", timeout=15_000)
+        await student.goto(room_url)
+        await expect(student.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "false", timeout=15_000)
+        await _frames_rising(student, "the student in the live room")
+        live = sessions[-1]
+        assert live["mode"] == "interactive", sessions
+
+        await student.get_by_test_id("media-watch").click()
+        broadcast = student.get_by_test_id("media-broadcast")
+        await expect(broadcast).to_have_attribute("data-reason", "chosen", timeout=15_000)
+        await expect(student.get_by_test_id("media-tile")).to_have_count(0)
+        await _video_plays(student, "the student who chose the broadcast")
+        assert sessions[-1]["mode"] == "broadcast" and sessions[-1]["reason"] == "chosen", sessions[-1]
+        # The live room's join token the student had is off the allow-list now.
+        peer = JanusPeer(janus.api_url, live["core_token"])
+        try:
+            await peer.open()
+            answer = await peer.join(live["room"], live["feed_id"], live["join_token"])
+        finally:
+            await peer.close()
+        assert answer.get("error_code") == 433, answer
+        await _screenshot(student, "e2e-media-chosen-broadcast")
+
+        await student.get_by_test_id("media-back-live").click()
+        await expect(student.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "false", timeout=15_000)
+        await expect(student.locator('[data-testid="media-tile"]:not([data-feed="self"])')).to_have_count(1, timeout=15_000)
+        await _frames_rising(student, "the student back in the live room")
+    except Exception:
+        for label, page in pages.items():
+            await _screenshot(page, f"e2e-media-chosen-failure-{label}")
         raise
     finally:
         await student_context.close()
