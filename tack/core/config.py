@@ -9,12 +9,14 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TACK_", extra="ignore")
+    # The generated secret key, once read from var/ (see resolved_secret_key).
+    _secret_from_file: str | None = PrivateAttr(default=None)
 
     var_dir: Path = Path("var")
     database_url: str = ""
@@ -146,16 +148,21 @@ class Settings(BaseSettings):
         """The secret that signs CSRF tokens and media tickets.
 
         When none is configured it is generated once and kept under var/, so restarts keep sessions valid.
+        Read once: every signed-in request checks its CSRF token with it.
         """
         if self.secret_key:
             return self.secret_key
+        if self._secret_from_file is not None:
+            return self._secret_from_file
         path = self.var_dir / "secret_key"
         if path.exists():
-            return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+            key = path.read_text().strip()
+        else:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            path.write_text(key)
+            path.chmod(0o600)
+        self._secret_from_file = key
         return key
 
     def allowed_origins(self) -> set[str]:
