@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from tack.core import prepared
 from tack.core.db import get_database
 from tests.factories import add_member, group_chat, owner_with_org, send_text
 
@@ -20,12 +21,18 @@ def recorded_statements() -> Iterator[list[str]]:
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
+    def record_prepared(statement: str) -> None:
+        statements.append(statement)
+
     engine = get_database().engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
+    # Prepared statements run on the SQLite driver without SQLAlchemy's cursor events.
+    prepared.statement_observers.append(record_prepared)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        prepared.statement_observers.remove(record_prepared)
 
 
 async def _statements_of_a_send(new_client, owner, org, group_size: int) -> list[str]:  # type: ignore[no-untyped-def]

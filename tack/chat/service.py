@@ -107,6 +107,7 @@ from tack.core.events import (
     register_channel_provider,
 )
 from tack.core.ids import ID_PATTERN, new_id
+from tack.core.prepared import Prepared
 from tack.core.schemas import Page
 from tack.core.storage import get_storage
 from tack.core.tenancy import scoped, scoped_delete, scoped_update
@@ -207,10 +208,12 @@ class Seat:
 
     conversation: Conversation
     member: ConversationMember
-    # Counted only for sends (the new message's unread count); None otherwise.
-    member_count: int | None = None
     # Only for reads: more than READ_BROADCAST_MEMBERS members (see _announce_read); None otherwise.
     large: bool | None = None
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
 
     @property
     def role(self) -> str:
@@ -221,29 +224,54 @@ class Seat:
         return self.conversation.kind in GROUP_KINDS and self.member.role in MANAGER_ROLES
 
 
-async def get_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str, *, for_send: bool = False,
-                   for_read: bool = False) -> Seat:
-    """The conversation, if the caller is in it. Outsiders get 404: they do not learn it exists.
+def _not_seated() -> NotFound:
+    return NotFound("There is no such conversation, or you are not in it.", code="conversation_not_found")
 
-    `for_send` takes the conversation row's lock now rather than at the sequence increment, so a
-    retried send that races its first attempt waits for it and then finds its message (200) instead
-    of failing on the unique client id. It is the lock the increment takes anyway (FOR NO KEY
-    UPDATE, which foreign-key checks of new members and messages do not wait for); SQLite
-    serializes writers already.
-    """
+
+async def get_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str, *, for_read: bool = False) -> Seat:
+    """The conversation, if the caller is in it. Outsiders get 404: they do not learn it exists."""
     params = {"org_id": ctx.org_id, "conversation_id": conversation_id, "member_id": ctx.member.id}
     statement = _SEAT
-    if for_send:
-        statement = _SEAT_FOR_SEND
-    elif for_read:
+    if for_read:
         statement, params["broadcast_limit"] = _SEAT_FOR_READ, READ_BROADCAST_MEMBERS
     row = (await db.execute(statement, params)).first()
     if row is None:
-        raise NotFound("There is no such conversation, or you are not in it.", code="conversation_not_found")
-    return Seat(
-        conversation=row[0], member=row[1], member_count=row[2] if for_send else None,
-        large=row[2] is not None if for_read else None,
+        raise _not_seated()
+    return Seat(conversation=row[0], member=row[1], large=row[2] is not None if for_read else None)
+
+
+@dataclass(frozen=True, slots=True)
+class SendSeat:
+    """The caller's place in a conversation as a send needs it: plain values, not ORM objects (a
+    send is the busiest write; see get_send_seat)."""
+
+    conversation_id: str
+    kind: str
+    last_seq: int
+    role: str
+    member_count: int  # the new message's unread count is this minus its sender
+
+    @property
+    def manages(self) -> bool:
+        return self.kind in GROUP_KINDS and self.role in MANAGER_ROLES
+
+
+async def get_send_seat(db: AsyncSession, ctx: OrgContext, conversation_id: str) -> SendSeat:
+    """The caller's seat for sending, with the conversation row locked; 404 for outsiders.
+
+    The lock is taken now rather than at the sequence increment, so a retried send that races its
+    first attempt waits for it and then finds its message (200) instead of failing on the unique
+    client id. It is the lock the increment takes anyway (FOR NO KEY UPDATE, which foreign-key
+    checks of new members and messages do not wait for); SQLite serializes writers already. Read
+    fresh with the lock, so the sequence number taken from it is the row's as locked now.
+    """
+    row = await _SEAT_FOR_SEND.first(
+        db, {"org_id": ctx.org_id, "conversation_id": conversation_id, "member_id": ctx.member.id}
     )
+    if row is None:
+        raise _not_seated()
+    kind, last_seq, role, member_count = row
+    return SendSeat(conversation_id, kind, int(last_seq), role, int(member_count))
 
 
 # Built once (bound parameters, no per-call construction): every action in a conversation runs one.
@@ -261,14 +289,32 @@ _SEAT = (
 )
 _counted = ConversationMember.__table__.alias("counted")
 _same_conversation = and_(_counted.c.org_id == Conversation.org_id, _counted.c.conversation_id == Conversation.id)
-# populate_existing: the sequence number is taken from what this reads, so it must be the row as
-# locked now, never an earlier copy from the session.
-_SEAT_FOR_SEND = (
-    _SEAT.add_columns(
-        select(func.count()).select_from(_counted).where(_same_conversation).correlate(Conversation).scalar_subquery()
+_conversations = Conversation.__table__
+_conversation_members = ConversationMember.__table__
+# Core columns, prepared (tack/core/prepared.py): every message runs it.
+_SEAT_FOR_SEND = Prepared(
+    select(
+        _conversations.c.kind,
+        _conversations.c.last_seq,
+        _conversation_members.c.role,
+        select(func.count())
+        .select_from(_counted)
+        .where(_counted.c.org_id == _conversations.c.org_id, _counted.c.conversation_id == _conversations.c.id)
+        .correlate(_conversations)
+        .scalar_subquery(),
     )
-    .with_for_update(of=Conversation, key_share=True)
-    .execution_options(populate_existing=True)
+    .select_from(
+        _conversations.join(
+            _conversation_members,
+            and_(
+                _conversation_members.c.org_id == _conversations.c.org_id,
+                _conversation_members.c.conversation_id == _conversations.c.id,
+                _conversation_members.c.member_id == bindparam("member_id"),
+            ),
+        )
+    )
+    .where(_conversations.c.org_id == bindparam("org_id"), _conversations.c.id == bindparam("conversation_id"))
+    .with_for_update(of=_conversations, key_share=True)
 )
 # Reads only need to know whether the group is large: a member past the limit exists or not,
 # which reads at most limit + 1 index entries instead of counting a 3,000-member group per read.
@@ -1229,13 +1275,13 @@ class _Content:
     reply_to: Message | None
 
 
-async def _check_mentions(db: AsyncSession, ctx: OrgContext, seat: Seat, mentions: Sequence[str],
+async def _check_mentions(db: AsyncSession, ctx: OrgContext, seat: Seat | SendSeat, mentions: Sequence[str],
                           mention_all: bool) -> list[str]:
     if mention_all and not seat.manages:
         raise Forbidden("Only a group's owner and admins can mention everyone.", code="mention_all_forbidden")
     wanted = _unique(mentions)
     if wanted:
-        seated = await _seated(db, ctx.org_id, seat.conversation.id, wanted)
+        seated = await _seated(db, ctx.org_id, seat.conversation_id, wanted)
         if len(seated) != len(wanted):
             raise Unprocessable(
                 "You can only mention people in this conversation.", code="mention_not_member",
@@ -1244,7 +1290,7 @@ async def _check_mentions(db: AsyncSession, ctx: OrgContext, seat: Seat, mention
     return wanted
 
 
-async def _content(db: AsyncSession, ctx: OrgContext, seat: Seat, body: MessageIn) -> _Content:
+async def _content(db: AsyncSession, ctx: OrgContext, seat: SendSeat, body: MessageIn) -> _Content:
     kind = MessageKind(body.kind)
     text_ = body.body if body.body and body.body.strip() else None
     attachment: dict[str, Any] | None = None
@@ -1280,7 +1326,7 @@ async def _content(db: AsyncSession, ctx: OrgContext, seat: Seat, body: MessageI
         reply_to = (
             await db.execute(
                 scoped(Message, ctx.org_id).where(
-                    Message.id == body.reply_to_id, Message.conversation_id == seat.conversation.id
+                    Message.id == body.reply_to_id, Message.conversation_id == seat.conversation_id
                 )
             )
         ).scalar_one_or_none()
@@ -1308,53 +1354,50 @@ _SENT_BY_CLIENT_ID = select(Message).where(
 )
 
 
-async def _append(db: AsyncSession, ctx: OrgContext, seat: Seat, client_msg_id: str, content: _Content,
+async def _append(db: AsyncSession, ctx: OrgContext, seat: SendSeat, client_msg_id: str, content: _Content,
                   *, is_ding: bool = False) -> Message | None:
     """Number and store a message; None if this sender already sent one with this client_msg_id.
 
-    The seat was read with the conversation row locked (get_seat(for_send=True); on SQLite the
-    transaction holds the write lock), so the sequence number after the conversation's last is ours
-    to take, and a retry racing its first attempt waited for it and now meets its row here.
-    Core statements built once, not the ORM's unit of work: this is the path every message takes.
-    The returned Message is not in the session; it describes the row that was written.
+    The seat was read with the conversation row locked (get_send_seat; on SQLite the transaction
+    holds the write lock), so the sequence number after the conversation's last is ours to take,
+    and a retry racing its first attempt waited for it and now meets its row here.
+    Prepared Core statements (tack/core/prepared.py), not the ORM's unit of work: this is the path
+    every message takes. The returned Message is not in the session; it describes the row that was
+    written.
     """
-    conversation = seat.conversation
+    conversation_id = seat.conversation_id
     message_id = new_id()
     now = utcnow()
-    seq = conversation.last_seq + 1
+    seq = seat.last_seq + 1
     row = {
-        "org_id": ctx.org_id, "id": message_id, "conversation_id": conversation.id, "seq": seq,
+        "org_id": ctx.org_id, "id": message_id, "conversation_id": conversation_id, "seq": seq,
         "sender_id": ctx.member.id, "client_msg_id": client_msg_id, "kind": content.kind, "body": content.body,
         "mentions": content.mentions, "mention_all": content.mention_all, "attachment": content.attachment,
         "upload_id": content.upload_id, "reply_to_id": content.reply_to.id if content.reply_to else None,
         "is_ding": is_ding, "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None,
     }
-    inserted = await db.execute(_INSERT_MESSAGE_ONCE[_dialect(db)], row)
-    if inserted.rowcount == 0:  # type: ignore[attr-defined]
+    if await _INSERT_MESSAGE_ONCE[_dialect(db)].rowcount(db, row) == 0:
         return None
-    keys = {"w_org_id": ctx.org_id, "w_conversation_id": conversation.id, "w_seq": seq, "w_now": now}
-    await db.execute(_SET_LAST_MESSAGE, {**keys, "w_message_id": message_id})
-    for key, value in (("last_seq", seq), ("last_message_id", message_id), ("last_activity_at", now)):
-        set_committed_value(conversation, key, value)
+    keys = {"w_org_id": ctx.org_id, "w_conversation_id": conversation_id, "w_seq": seq, "w_now": now}
+    await _SET_LAST_MESSAGE.run(db, {**keys, "w_message_id": message_id})
     # Writing in a conversation means having read it.
-    await db.execute(_READ_OWN, {**keys, "w_member_id": ctx.member.id})
-    set_committed_value(seat.member, "read_seq", seq)
+    await _READ_OWN.run(db, {**keys, "w_member_id": ctx.member.id})
     return Message(**row)
 
 
-_conversations = Conversation.__table__
-_conversation_members = ConversationMember.__table__
-_SET_LAST_MESSAGE = (
+_SET_LAST_MESSAGE = Prepared(
     update(_conversations)
     .where(_conversations.c.org_id == bindparam("w_org_id"), _conversations.c.id == bindparam("w_conversation_id"))
     .values(last_seq=bindparam("w_seq"), last_message_id=bindparam("w_message_id"), last_activity_at=bindparam("w_now"))
 )
 _IDEMPOTENCY_KEY = ["org_id", "conversation_id", "sender_id", "client_msg_id"]
 _INSERT_MESSAGE_ONCE = {
-    "sqlite": sqlite_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY),
-    "postgresql": postgresql_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY),
+    "sqlite": Prepared(sqlite_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY)),
+    "postgresql": Prepared(
+        postgresql_insert(Message.__table__).on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY)
+    ),
 }
-_READ_OWN = (
+_READ_OWN = Prepared(
     update(_conversation_members)
     .where(
         _conversation_members.c.org_id == bindparam("w_org_id"),
@@ -1369,7 +1412,7 @@ _READ_OWN = (
 async def send_message(db: AsyncSession, ctx: OrgContext, conversation_id: str, body: MessageIn) -> tuple[MessageOut, bool]:
     """Send a message; (message, created). A retry with the same client_msg_id returns the first
     message and changes nothing."""
-    seat = await get_seat(db, ctx, conversation_id, for_send=True)
+    seat = await get_send_seat(db, ctx, conversation_id)
     try:
         content = await _content(db, ctx, seat, body)
     except TackError:
@@ -1389,7 +1432,7 @@ async def send_message(db: AsyncSession, ctx: OrgContext, conversation_id: str, 
     if content.reply_to is not None and content.reply_to.sender_id not in names:
         names |= await _names(db, ctx.org_id, [content.reply_to.sender_id])
     out = message_out(message, names, quoted=content.reply_to)
-    others = (seat.member_count or 1) - 1
+    others = seat.member_count - 1
     # Last: from its first event until the commit, the transaction holds the organization's event
     # counter (see tack/core/events.py).
     await emit(
@@ -1672,7 +1715,7 @@ async def _ding_counts(db: AsyncSession, org_id: str, ding_ids: Sequence[str]) -
 
 async def send_ding(db: AsyncSession, ctx: OrgContext, conversation_id: str, body: DingIn) -> tuple[DingSent, bool]:
     """An urgent message to chosen people in the conversation; (result, created)."""
-    seat = await get_seat(db, ctx, conversation_id, for_send=True)
+    seat = await get_send_seat(db, ctx, conversation_id)
     existing = await _find_sent(db, ctx, conversation_id, body.client_msg_id)
     if existing is not None:
         if not existing.is_ding:
@@ -1708,7 +1751,7 @@ async def send_ding(db: AsyncSession, ctx: OrgContext, conversation_id: str, bod
     )
     names = {ctx.member.id: ctx.member.display_name}
     out = message_out(message, names)
-    others = (seat.member_count or 1) - 1
+    others = seat.member_count - 1
     await emit(
         db, org_id=ctx.org_id, channel=conversation_channel(conversation_id), kind="message.created",
         data={"message": out.model_dump(mode="json")},

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from tack.core.db import Database, after_commit, utcnow
 from tack.core.event_models import Event, EventStream
+from tack.core.prepared import Prepared
 
 log = structlog.get_logger(__name__)
 
@@ -180,25 +181,28 @@ async def ensure_streams(db: AsyncSession, org_ids: Iterable[str]) -> None:
 async def _reserve_positions(db: AsyncSession, org_id: str, count: int) -> int:
     """Take the next `count` positions of the organization's log; returns the last of them."""
     params = {"w_org_id": org_id, "w_count": count}
-    position = (await db.execute(_BUMP_POSITION, params)).scalar()
-    if position is None:
+    row = await _BUMP_POSITION.first(db, params)
+    if row is None:
         # First event of this organization. Two transactions may get here at once: the insert of
         # one waits for the other's commit and then does nothing, and both go on to the UPDATE,
         # whose row lock puts them in order.
         await ensure_streams(db, [org_id])
-        position = (await db.execute(_BUMP_POSITION, params)).scalar_one()
-    return int(position)
+        row = await _BUMP_POSITION.first(db, params)
+        assert row is not None
+    return int(row[0])
 
 
-# Core statements built once (the table, not the ORM class): every writing request runs them.
+# Core statements built once (the table, not the ORM class), prepared (tack/core/prepared.py):
+# every writing request runs them.
 _streams = EventStream.__table__
-_BUMP_POSITION = (
+_BUMP_POSITION = Prepared(
     update(_streams)
     .where(_streams.c.org_id == bindparam("w_org_id"))
     .values(last_position=_streams.c.last_position + bindparam("w_count"))
     .returning(_streams.c.last_position)
 )
 _INSERT_EVENT = insert(Event.__table__)
+_INSERT_ONE_EVENT = Prepared(_INSERT_EVENT)
 
 
 def _check(channel: str, kind: str) -> None:
@@ -229,9 +233,8 @@ async def emit(db: AsyncSession, *, org_id: str, channel: str, kind: str, data: 
     # Serialised now: a value that is not JSON fails the request, not the announcement after commit,
     # and later changes to `data` by the caller do not change what was logged.
     record = EventRecord.build(org_id, position, channel, kind, data, at)
-    await db.execute(
-        _INSERT_EVENT,
-        {"org_id": org_id, "position": position, "channel": channel, "kind": kind, "data": data, "created_at": at},
+    await _INSERT_ONE_EVENT.run(
+        db, {"org_id": org_id, "position": position, "channel": channel, "kind": kind, "data": data, "created_at": at}
     )
     _hold_for_announcement(db, [record])
     return position
