@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ from tack.core.config import get_settings
 from tack.core.db import after_commit, ensure_writing, utcnow
 from tack.core.errors import Forbidden, ServiceBusy
 from tack.core.events import emit
+from tack.core.tenancy import SCOPE
 from tack.media import broadcast
 from tack.media.janus import JanusControl, JanusEndpoint, JanusError, JanusUnreachable
 from tack.media.models import MediaGrant, MediaServer, RoomMedia, ServerStatus
@@ -460,14 +461,15 @@ async def _grants_of(db: AsyncSession, room: Room, participant_id: str | None) -
     return list((await db.execute(query)).scalars().all())
 
 
+# Every leave asks it (built once: see tack/core/tenancy.py).
+_SERVER_OF_ROOM = (
+    select(MediaServer).join(RoomMedia, RoomMedia.server_id == MediaServer.id)
+    .where(RoomMedia.org_id == bindparam(SCOPE), RoomMedia.room_id == bindparam("room_id"))
+)
+
+
 async def _server_of(db: AsyncSession, room: Room) -> MediaServer | None:
-    found = (
-        await db.execute(
-            select(MediaServer).join(RoomMedia, RoomMedia.server_id == MediaServer.id)
-            .where(RoomMedia.org_id == room.org_id, RoomMedia.room_id == room.id)
-        )
-    ).scalar_one_or_none()
-    return found
+    return (await db.execute(_SERVER_OF_ROOM, {SCOPE: room.org_id, "room_id": room.id})).scalar_one_or_none()
 
 
 async def _revoke(db: AsyncSession, room: Room, p: Participant, *, kick: bool,
