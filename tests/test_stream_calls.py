@@ -85,3 +85,39 @@ async def test_a_call_after_sign_out_ends_the_connection(new_client, stream_serv
                        "params": {"conversation_id": group["id"], "message": {"client_msg_id": "a", "body": "x"}}})
     code, frames = await stream.closed()
     assert code == 4401 and frames[-1]["code"] == "session_ended"
+
+
+async def test_each_call_sees_the_callers_membership_as_it_is_now(new_client, stream_server) -> None:
+    # The caller's context is reused between calls only while nothing it is made of changed.
+    owner, org = await owner_with_org(new_client)
+    member_client, member = await add_member(new_client, owner, org, name="Before")
+    group = await group_chat(owner, org, [member["id"]])
+    stream = await live_stream(stream_server, member_client)
+
+    def send(text: str) -> dict:
+        return {"conversation_id": group["id"], "message": {"client_msg_id": unique("c"), "body": text}}
+
+    first = await call(stream, org["id"], "chat.send", send("one"))
+    assert first["data"]["message"]["sender_name"] == "Before"
+    check(await owner.patch(f"/orgs/{org['id']}/members/{member['id']}", json={"display_name": "After"}), 200)
+    renamed = await call(stream, org["id"], "chat.send", send("two"))
+    assert renamed["data"]["message"]["sender_name"] == "After"
+    check(await owner.delete(f"/orgs/{org['id']}/members/{member['id']}"), 204)
+    removed = await call(stream, org["id"], "chat.send", send("three"))
+    assert (removed["ok"], removed["status"], removed["error"]["code"]) == (False, 404, "org_not_found")
+    history = check(await owner.get(f"/orgs/{org['id']}/conversations/{group['id']}/messages"), 200)
+    assert [m["body"] for m in history["items"]] == ["one", "two"]
+    await stream.close()
+
+
+async def test_a_call_after_sign_out_ends_the_connection_after_earlier_calls_too(new_client, stream_server) -> None:
+    owner, org = await owner_with_org(new_client)
+    group = await group_chat(owner, org, [])
+    stream = await live_stream(stream_server, owner)
+    params = {"conversation_id": group["id"], "message": {"client_msg_id": unique("c"), "body": "x"}}
+    assert (await call(stream, org["id"], "chat.send", params))["ok"] is True
+    check(await owner.post("/auth/sign-out"), 204)
+    await stream.send({"type": "call", "id": "c2", "action": "chat.send", "org_id": org["id"],
+                       "params": {"conversation_id": group["id"], "message": {"client_msg_id": "b", "body": "y"}}})
+    code, frames = await stream.closed()
+    assert code == 4401 and frames[-1]["code"] == "session_ended"

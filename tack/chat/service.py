@@ -1125,7 +1125,7 @@ def _snippet(message: Message) -> str:
     return _preview_text(message)[:SNIPPET_CHARS]
 
 
-def message_out(message: Message, names: dict[str, str], *, quoted: Message | None = None,
+def message_out(message: Message | WrittenMessage, names: dict[str, str], *, quoted: Message | None = None,
                 reactions: list[ReactionOut] | None = None) -> MessageOut:
     attachment = message.attachment or {}
     return MessageOut(
@@ -1354,16 +1354,40 @@ _SENT_BY_CLIENT_ID = select(Message).where(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenMessage:
+    """A message row just written, as plain values: what message_out reads of a Message, without
+    making an ORM object for the busiest write."""
+
+    org_id: str
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str
+    client_msg_id: str
+    kind: str
+    body: str | None
+    mentions: list[str]
+    mention_all: bool
+    attachment: dict[str, Any] | None
+    upload_id: str | None
+    reply_to_id: str | None
+    is_ding: bool
+    created_at: datetime
+    edited_at: datetime | None
+    recalled_at: datetime | None
+    recalled_by: str | None
+
+
 async def _append(db: AsyncSession, ctx: OrgContext, seat: SendSeat, client_msg_id: str, content: _Content,
-                  *, is_ding: bool = False) -> Message | None:
+                  *, is_ding: bool = False) -> WrittenMessage | None:
     """Number and store a message; None if this sender already sent one with this client_msg_id.
 
     The seat was read with the conversation row locked (get_send_seat; on SQLite the transaction
     holds the write lock), so the sequence number after the conversation's last is ours to take,
     and a retry racing its first attempt waited for it and now meets its row here.
     Prepared Core statements (tack/core/prepared.py), not the ORM's unit of work: this is the path
-    every message takes. The returned Message is not in the session; it describes the row that was
-    written.
+    every message takes. What it returns describes the row that was written.
     """
     conversation_id = seat.conversation_id
     message_id = new_id()
@@ -1382,7 +1406,7 @@ async def _append(db: AsyncSession, ctx: OrgContext, seat: SendSeat, client_msg_
     await _SET_LAST_MESSAGE.run(db, {**keys, "w_message_id": message_id})
     # Writing in a conversation means having read it.
     await _READ_OWN.run(db, {**keys, "w_member_id": ctx.member.id})
-    return Message(**row)
+    return WrittenMessage(**row)
 
 
 _SET_LAST_MESSAGE = Prepared(
@@ -1692,7 +1716,7 @@ async def search(db: AsyncSession, ctx: OrgContext, *, q: str, conversation_id: 
 # ---- DING ---------------------------------------------------------------------------------------
 
 
-def _ding_out(ding: Ding, message: Message, names: dict[str, str], counts: tuple[int, int],
+def _ding_out(ding: Ding, message: Message | WrittenMessage, names: dict[str, str], counts: tuple[int, int],
               acknowledged_at: datetime | None) -> DingOut:
     return DingOut(
         id=ding.id, conversation_id=ding.conversation_id, sender_id=ding.sender_id,

@@ -28,7 +28,14 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
 from tack.core.config import Settings, get_settings
-from tack.core.sqlite import BUSY_TIMEOUT_MS, Checkpointer, WriteGate, begin_immediate, inline_connector
+from tack.core.sqlite import (
+    BUSY_TIMEOUT_MS,
+    Checkpointer,
+    WriteGate,
+    begin,
+    begin_immediate,
+    inline_connector,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +159,7 @@ def _configure_sqlite(database: Database, engine: AsyncEngine, gate: WriteGate) 
         # writes can fail at once with "database is locked" when another writer got there first;
         # an immediate one waits its turn (busy_timeout) instead.
         if not conn.get_execution_options().get("tack_write"):
-            conn.exec_driver_sql("BEGIN")
+            begin(conn)
             return
         lock = gate.lock()
         await_(lock.acquire())

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import await_
 
 # How long a statement may block the loop waiting for another process's lock before it fails;
@@ -169,6 +170,19 @@ class WriteGate:
         return lock
 
 
+def begin(connection: Any, sql: str = "BEGIN") -> None:
+    """Run BEGIN (or BEGIN IMMEDIATE) on a SQLAlchemy connection's driver directly: every
+    transaction runs it, and SQLAlchemy's statement execution costs far more than SQLite's BEGIN."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, InlineConnection):
+        connection.exec_driver_sql(sql)
+        return
+    try:
+        driver.sqlite.execute(sql)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, (), error, sqlite3.Error) from error
+
+
 def begin_immediate(connection: Any) -> None:
     """BEGIN IMMEDIATE, waiting on the loop (not in SQLite's busy handler) while another process
     holds the write lock. Called inside SQLAlchemy's greenlet, so it can await."""
@@ -176,7 +190,7 @@ def begin_immediate(connection: Any) -> None:
     pause = 0.005
     while True:
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            begin(connection, "BEGIN IMMEDIATE")
             return
         except Exception as error:
             if "locked" not in str(error) or time.monotonic() > deadline:

@@ -106,6 +106,9 @@ class Connection:
         self.limit = hub.config.send_queue
         self.subs: dict[str, Subscription] = {}
         self.error: StreamError | None = None
+        # The caller's context per organization for calls over this connection, with what it was
+        # made of (tack/stream/calls.py).
+        self.call_contexts: dict[str, tuple[Any, Any]] = {}
         self.last_heard = time.monotonic()
         self._loop = asyncio.get_running_loop()
         self._sending: asyncio.Task[None] | None = None
