@@ -642,6 +642,36 @@ async def test_guests_join_a_meeting_by_link_and_passcode(new_client):
     assert any(r["display_name"] == "Visitor" and r["member_id"] is None for r in rows)
 
 
+async def test_a_removed_guest_stays_out_under_another_name_and_a_seated_one_gets_the_seat_back(new_client):
+    owner, org = await owner_with_org(new_client)
+    room = check(await owner.post(f"/orgs/{org['id']}/rooms", json={
+        "kind": "meeting", "title": "Open day", "allow_guests": True}), 201)
+    code, passcode = room["guest_code"], room["guest_passcode"]
+    await join(owner, org, room)
+    guest = new_client(csrf=False)
+    ticket = check(await guest.post(f"/guest/rooms/{code}/join", json={"display_name": "Visitor", "passcode": passcode}),
+                   200)
+    # The link opened again in another tab (no ticket in the page): the same seat, not a second one.
+    again = check(await guest.post(f"/guest/rooms/{code}/join", json={"display_name": "Visitor", "passcode": passcode}),
+                  200)
+    assert again["rejoined"] is True and again["participant"]["id"] == ticket["participant"]["id"]
+    assert [p["display_name"] for p in check(await owner.get(room_url(org, room, "/participants")), 200)
+            if p["guest"]] == ["Visitor"]
+    # Removed by the host: back without the ticket and under another name, still out.
+    check(await owner.delete(room_url(org, room, f"/participants/{ticket['participant']['id']}")), 204)
+    response = await guest.post(f"/guest/rooms/{code}/join", json={"display_name": "Someone else", "passcode": passcode})
+    assert response.status_code == 403 and error_code(response) == "room_removed"
+    people = check(await owner.get(room_url(org, room, "/participants")), 200)
+    assert [(p["display_name"], p["state"]) for p in people if p["guest"]] == [("Visitor", "removed")]
+    # Another browser is someone else (the host locks the room to let nobody new in).
+    other = new_client(csrf=False)
+    check(await other.post(f"/guest/rooms/{code}/join", json={"display_name": "Other", "passcode": passcode}), 200)
+    check(await owner.patch(room_url(org, room), json={"locked": True}), 200)
+    response = await new_client(csrf=False).post(f"/guest/rooms/{code}/join",
+                                                 json={"display_name": "Late", "passcode": passcode})
+    assert response.status_code == 403 and error_code(response) == "room_locked"
+
+
 async def test_guest_leaving_frees_the_seat_and_bad_links_are_throttled(new_client, monkeypatch):
     owner, org = await owner_with_org(new_client)
     room = check(await owner.post(f"/orgs/{org['id']}/rooms", json={

@@ -6,6 +6,11 @@ the room's state every few seconds (`state`), and each such call counts as "seen
 stops asking gives their seat up after the grace period, like a member whose stream dropped.
 
 Codes and passcodes can be guessed, so wrong ones are counted per client address and throttled.
+
+A guest's browser also keeps their ticket in a cookie of that meeting's guest paths (`remember_cookie`).
+A guest the host removed who comes back without the ticket (a new tab, another name) is recognised by
+it and stays out; a seated guest who opens the link again gets their seat back. Another browser or a
+private window is not recognised: a host who wants nobody new in locks the room.
 """
 
 from __future__ import annotations
@@ -86,16 +91,36 @@ async def _guest(db: AsyncSession, room: Room, ticket: str) -> Participant:
     return p
 
 
-async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str) -> service.Joined:
-    """Seat a guest (or give a guest their held seat back, with their ticket)."""
+def remember_cookie(code: str) -> tuple[str, str]:
+    """The name and path of the cookie in which a guest's browser keeps their ticket for one meeting."""
+    return f"tack_guest_{code}", f"/api/v1/guest/rooms/{code}"
+
+
+async def _remembered(db: AsyncSession, room: Room, remembered: str | None) -> str | None:
+    """The ticket this browser kept, when it is still good for a seat; RoomRemoved when its guest was
+    removed; None when there is none or it no longer names a guest of this room."""
+    if remembered is None:
+        return None
+    try:
+        p = await _guest(db, room, remembered)
+    except (tokens.TicketInvalid, tokens.TicketExpired):
+        return None
+    return remembered if p.state == ParticipantState.joined else None
+
+
+async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str,
+               remembered: str | None = None) -> service.Joined:
+    """Seat a guest (or give a guest their held seat back, with their ticket or the one their browser
+    kept: `remembered`)."""
     room = await room_by_code(db, code, address=address)
     if not hmac.compare_digest((room.guest_passcode or "").encode(), body.passcode.encode()):
         await _missed(address)
         raise WrongPasscode()
     if room.status == RoomStatus.ended:
         raise service.RoomEnded()
-    if body.ticket is not None:
-        p = await _guest(db, room, body.ticket)
+    ticket = body.ticket or await _remembered(db, room, remembered)
+    if ticket is not None:
+        p = await _guest(db, room, ticket)
         if p.state == ParticipantState.joined:
             p.dropped_at = utcnow()  # seen now
             await db.flush()

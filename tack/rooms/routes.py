@@ -295,18 +295,25 @@ async def guest_room(guest_code: GuestCodePath, request: Request, db: DB) -> Gue
                                    "seconds and try again."}},
 )
 @deferred_write
-async def guest_join(guest_code: GuestCodePath, body: GuestJoinIn, request: Request, db: DB) -> TicketOut:
+async def guest_join(guest_code: GuestCodePath, body: GuestJoinIn, request: Request, response: Response,
+                     db: DB) -> TicketOut:
     """Join a meeting as a guest, with the passcode the host shared."""
     started = time.monotonic()
+    cookie, path = guests.remember_cookie(guest_code)
+    remembered = request.cookies.get(cookie)
     await release_connection(db)
-    async with admitted(Priority.rejoin if body.ticket else Priority.attendee):
+    async with admitted(Priority.rejoin if body.ticket or remembered else Priority.attendee):
         await begin_write(db)
-        joined = await guests.join(db, guest_code, body, address=client_address(request))
+        joined = await guests.join(db, guest_code, body, address=client_address(request), remembered=remembered)
         await commit_now(db)
     snapshot = await service.current_snapshot(db, joined.room.org_id, joined.room.id)
     JOINS.labels("rejoined" if joined.rejoined else "admitted").inc()
     JOIN_SECONDS.observe(time.monotonic() - started)
-    return service.ticket_for(None, joined, snapshot)
+    ticket = service.ticket_for(None, joined, snapshot)
+    settings = get_settings()
+    response.set_cookie(cookie, ticket.ticket, max_age=int(settings.room_ticket_hours * 3600), httponly=True,
+                        samesite="lax", secure=settings.cookie_secure, path=path)
+    return ticket
 
 
 @router.post(GUEST + "/state", response_model=Snapshot, status_code=status.HTTP_200_OK)
