@@ -149,7 +149,9 @@ def serve(
         # per-connection compression would redo the work for each one.
         ws_per_message_deflate=False,
     )
-    listeners = settings.listen_sockets
+    import socket
+
+    listeners = settings.listen_sockets if hasattr(socket, "SO_REUSEPORT") else 1
     if workers > 1 or listeners <= 1:
         uvicorn.run("tack.app:create_app", **options)
         return
