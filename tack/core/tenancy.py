@@ -6,7 +6,7 @@ change rows in bulk, so a missing `WHERE org_id = ...` cannot happen by accident
 
 Hot paths (a join, a leave, a stream connection: 8:00 runs thousands at once) build their statements
 once, at import, because building and keying a SQLAlchemy statement costs more than SQLite takes to
-run it. `scoped_bound` / `scoped_update_bound` make those: the organization is the bound parameter
+run it. `scoped_bound` makes those: the organization is the bound parameter
 `SCOPE` (`{SCOPE: org_id}` in the call's parameters), and a call without it fails instead of reading
 every organization.
 """
@@ -47,7 +47,3 @@ def scoped_bound(model: type[M], *columns: Any) -> Select[Any]:
     stmt = select(*columns) if columns else select(model)
     return stmt.where(model.org_id == bindparam(SCOPE))  # type: ignore[attr-defined]
 
-
-def scoped_update_bound(model: type[M]) -> Update:
-    """`scoped_update` for a statement built once: `UPDATE model ... WHERE model.org_id = :scope_org_id`."""
-    return update(model).where(model.org_id == bindparam(SCOPE))  # type: ignore[attr-defined]

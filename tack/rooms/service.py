@@ -25,9 +25,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tack.chat.models import Conversation, ConversationKind, ConversationMember
 from tack.core.admission import Priority
@@ -44,7 +45,8 @@ from tack.core.events import (
     read_events,
     register_channel_provider,
 )
-from tack.core.tenancy import SCOPE, scoped, scoped_bound, scoped_update, scoped_update_bound
+from tack.core.prepared import Prepared
+from tack.core.tenancy import SCOPE, scoped, scoped_bound, scoped_update
 from tack.orgs.access import OrgContext
 from tack.orgs.models import (
     Department,
@@ -714,36 +716,39 @@ def seat(p: Participant, now: datetime) -> None:
     p.joins = (p.joins or 0) + 1
 
 
+# The seat counter's two statements, run on the SQLite driver itself (tack/core/prepared.py): every
+# join and every leave runs one. Core statements on the table, as prepared ones must be; scoped by
+# hand to the organization (`SCOPE`), as scoped_bound does for ORM statements.
+_rooms = Room.__table__
 _SEAT_TAKEN = (
-    scoped_update_bound(Room)
-    .where(Room.id == bindparam("room_id"))
-    .values(seated=Room.seated + 1)
-    .returning(Room.seated)
-    .execution_options(synchronize_session=False)
+    update(_rooms)
+    .where(_rooms.c.org_id == bindparam(SCOPE), _rooms.c.id == bindparam("room_id"))
+    .values(seated=_rooms.c.seated + 1)
+    .returning(_rooms.c.seated)
 )
-_SEAT_TAKEN_IF_FREE = _SEAT_TAKEN.where(Room.seated < Room.capacity)
-_SEAT_GIVEN_UP = (
-    scoped_update_bound(Room)
-    .where(Room.id == bindparam("room_id"), Room.seated > 0)
-    .values(seated=Room.seated - 1)
-    .returning(Room.seated)
-    .execution_options(synchronize_session=False)
+_SEAT_TAKEN_IF_FREE = Prepared(_SEAT_TAKEN.where(_rooms.c.seated < _rooms.c.capacity))
+_SEAT_TAKEN_BY_HOST = Prepared(_SEAT_TAKEN)
+_SEAT_GIVEN_UP = Prepared(
+    update(_rooms)
+    .where(_rooms.c.org_id == bindparam(SCOPE), _rooms.c.id == bindparam("room_id"), _rooms.c.seated > 0)
+    .values(seated=_rooms.c.seated - 1)
+    .returning(_rooms.c.seated)
 )
 
 
 async def take_seat(db: AsyncSession, room: Room, *, hosting: bool) -> None:
     """One seat more, if there is one: the conditional UPDATE is the capacity check (hosts always
     get in). It also orders the room's joins on PostgreSQL (the row lock)."""
-    statement = _SEAT_TAKEN if hosting else _SEAT_TAKEN_IF_FREE
-    seated = (await db.execute(statement, {SCOPE: room.org_id, "room_id": room.id})).scalar_one_or_none()
-    if seated is None:
+    statement = _SEAT_TAKEN_BY_HOST if hosting else _SEAT_TAKEN_IF_FREE
+    row = await statement.first(db, {SCOPE: room.org_id, "room_id": room.id})
+    if row is None:
         raise RoomFull(details={"capacity": room.capacity})
-    room.seated = seated
+    set_committed_value(room, "seated", row[0])
 
 
 async def give_up_seat(db: AsyncSession, room: Room) -> None:
-    seated = (await db.execute(_SEAT_GIVEN_UP, {SCOPE: room.org_id, "room_id": room.id})).scalar_one_or_none()
-    room.seated = seated if seated is not None else 0
+    row = await _SEAT_GIVEN_UP.first(db, {SCOPE: room.org_id, "room_id": room.id})
+    set_committed_value(room, "seated", row[0] if row is not None else 0)
 
 
 def ticket_for(ctx: OrgContext | None, joined: Joined, snapshot: Snapshot) -> TicketOut:
