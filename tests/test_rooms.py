@@ -319,7 +319,9 @@ async def test_a_held_seat_is_given_back_and_rejoin_after_a_drop_is_a_rejoin(new
         given_up = await room_service.give_up_dropped_seats(db, older_than=utcnow() + timedelta(seconds=1))
         await db.commit()
         await run_after_commit(db)
-    assert given_up == 1
+    # (Seats other tests left dropped in this database are given up too: the round covers every
+    # organization. What this room kept is checked below.)
+    assert given_up >= 1
     people = {p["member_id"]: p for p in check(await teacher.get(room_url(org, room, "/participants")), 200)}
     assert people[ann_row["id"]]["state"] == "joined" and people[ben_row["id"]]["state"] == "left"
     assert check(await teacher.get(room_url(org, room)), 200)["seated"] == 1
