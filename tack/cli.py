@@ -127,7 +127,8 @@ def serve(
         from tack.demo.seed import DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD
 
         _say(f"Open it in a browser and sign in as {DEMO_ADMIN_LOGIN} with the password {DEMO_ADMIN_PASSWORD}")
-    options = dict(
+    uvicorn.run(
+        "tack.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -149,54 +150,6 @@ def serve(
         # per-connection compression would redo the work for each one.
         ws_per_message_deflate=False,
     )
-    import socket
-
-    listeners = settings.listen_sockets if hasattr(socket, "SO_REUSEPORT") else 1
-    if workers > 1 or listeners <= 1:
-        uvicorn.run("tack.app:create_app", **options)
-        return
-    # uvloop takes one new connection per listening socket per turn of the event loop; under a
-    # surge the loop turns slowly and connections wait in the kernel, where nobody can answer
-    # them. Several sockets on the same port (SO_REUSEPORT; the kernel spreads connections over
-    # them) take that many per turn (docs/benchmarks.md, "tack bench join-storm").
-    options.pop("workers")
-    config = uvicorn.Config("tack.app:create_app", **options)
-    server = uvicorn.Server(config)
-    server.run(sockets=_listening_sockets(host, port, listeners, backlog=config.backlog))
-
-
-def _listening_sockets(host: str, port: int, count: int, *, backlog: int) -> list:  # type: ignore[type-arg]
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # Sockets with SO_REUSEPORT would share the port with another server started the same way, so
-    # first make sure nobody listens there (a plain bind fails when somebody does).
-    probe = socket.socket(family, socket.SOCK_STREAM)
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        probe.bind((host, port))
-    except OSError as error:
-        _say(f"Cannot listen on {host}:{port}: {error.strerror}. Is another server using that port?")
-        raise typer.Exit(1) from None
-    finally:
-        probe.close()
-    sockets = []
-    for _ in range(count):
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            sock.close()
-            for made in sockets:
-                made.close()
-            _say(f"Cannot listen on {host}:{port}: {error.strerror}. Is another server using that port?")
-            raise typer.Exit(1) from None
-        sock.listen(backlog)
-        sock.set_inheritable(True)
-        sockets.append(sock)
-    return sockets
 
 
 @app.command()

@@ -100,9 +100,6 @@ class Settings(BaseSettings):
     # to take (tack bench join-storm), and the thresholds that warn organization administrators.
     # 10,000 students took 3 to 5 minutes on 2 cores with SQLite (docs/benchmarks.md): about 2,000.
     room_join_capacity_per_minute: int = 2000
-    # Listening sockets on the serving port (SO_REUSEPORT); each takes one new connection per turn of
-    # the event loop (tack/cli.py, serve). 1 is a plain single socket.
-    listen_sockets: int = 1
     room_warn_joins_per_minute: int = 0  # 0: 80% of the capacity
     room_warn_queue_wait_seconds: float = 2.0
     # Media (docs/media.md). Media servers are registered with `tack media up` (this machine) or
