@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -14,23 +15,32 @@ from tack.core.db import get_database
 from tests.factories import add_member, group_chat, owner_with_org, send_text
 
 
+# Set in the test's own task: the server's background rounds (housekeeping, reminders, the log poll)
+# run statements on the same engine meanwhile, in tasks of their own, and are not the request's.
+_RECORDING: ContextVar[bool] = ContextVar("recording_statements", default=False)
+
+
 @contextmanager
 def recorded_statements() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        if _RECORDING.get():
+            statements.append(statement)
 
     def record_prepared(statement: str) -> None:
-        statements.append(statement)
+        if _RECORDING.get():
+            statements.append(statement)
 
     engine = get_database().engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     # Prepared statements run on the SQLite driver without SQLAlchemy's cursor events.
     prepared.statement_observers.append(record_prepared)
+    token = _RECORDING.set(True)
     try:
         yield statements
     finally:
+        _RECORDING.reset(token)
         event.remove(engine, "before_cursor_execute", record)
         prepared.statement_observers.remove(record_prepared)
 
@@ -52,7 +62,7 @@ async def test_a_send_is_a_handful_of_statements_whatever_the_group_size(new_cli
     # count (and the conversation's lock); the message (its idempotency key makes a retry insert
     # nothing); the conversation's last message; the sender's read position; the event position;
     # the event.
-    assert len(small) <= 8, "\n".join(small)
+    assert 5 <= len(small) <= 8, "\n".join(small)
     assert len(large) == len(small), "\n".join(large)
 
 
@@ -65,4 +75,5 @@ async def test_making_a_group_costs_the_same_statements_for_few_or_many_members(
     with recorded_statements() as many:
         await group_chat(owner, org, people)
     # Each new member gets an event telling their connections to subscribe: one batched insert.
+    assert len(few) >= 3, few  # the recording sees the request's statements
     assert len(many) == len(few), "\n".join(many)
