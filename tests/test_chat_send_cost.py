@@ -14,7 +14,6 @@ from tack.core import prepared
 from tack.core.db import get_database
 from tests.factories import add_member, group_chat, owner_with_org, send_text
 
-
 # Set in the test's own task: the server's background rounds (housekeeping, reminders, the log poll)
 # run statements on the same engine meanwhile, in tasks of their own, and are not the request's.
 _RECORDING: ContextVar[bool] = ContextVar("recording_statements", default=False)
