@@ -384,14 +384,11 @@ async def _give_up_live_room(db: AsyncSession, room: Room, p: Participant) -> No
     """Someone who now watches the broadcast: their join tokens come off the allow-list (so their place
     in the live room is free, and the tokens cannot be used again) and they leave the VideoRoom if a
     connection of theirs is still there. Nothing is written when they hold no token."""
-    held = await db.execute(
-        select(MediaGrant.token).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
-                                       MediaGrant.participant_id == p.id).limit(1)
-    )
-    if held.first() is None:
+    revoked = await _grants_of(db, room, p.id)
+    if not revoked:
         return
     await ensure_writing(db)
-    await _revoke(db, room, p, kick=True)
+    await _revoke(db, room, p, kick=True, revoked=revoked)
 
 
 def _ice_servers() -> list[dict]:
@@ -473,11 +470,13 @@ async def _server_of(db: AsyncSession, room: Room) -> MediaServer | None:
 
 
 async def _revoke(db: AsyncSession, room: Room, p: Participant, *, kick: bool,
-                  server: MediaServer | None = None) -> None:
+                  server: MediaServer | None = None, revoked: list[str] | None = None) -> None:
     """Delete the person's grants (in the writing transaction); after the commit, take their tokens off
-    the VideoRoom's allow-list and then, with `kick`, remove their feed from it."""
+    the VideoRoom's allow-list and then, with `kick`, remove their feed from it. `revoked`: their
+    grants' tokens, when the caller read them already."""
     server = server or await _server_of(db, room)
-    revoked = await _grants_of(db, room, p.id)
+    if revoked is None:
+        revoked = await _grants_of(db, room, p.id)
     await db.execute(delete(MediaGrant).where(MediaGrant.org_id == room.org_id, MediaGrant.room_id == room.id,
                                               MediaGrant.participant_id == p.id))
     if server is None:

@@ -96,16 +96,16 @@ def remember_cookie(code: str) -> tuple[str, str]:
     return f"tack_guest_{code}", f"/api/v1/guest/rooms/{code}"
 
 
-async def _remembered(db: AsyncSession, room: Room, remembered: str | None) -> str | None:
-    """The ticket this browser kept, when it is still good for a seat; RoomRemoved when its guest was
-    removed; None when there is none or it no longer names a guest of this room."""
+async def _remembered(db: AsyncSession, room: Room, remembered: str | None) -> Participant | None:
+    """The guest of the ticket this browser kept, when they still hold a seat; RoomRemoved when the
+    host removed them; None when there is no such ticket or it no longer names a seated guest here."""
     if remembered is None:
         return None
     try:
         p = await _guest(db, room, remembered)
     except (tokens.TicketInvalid, tokens.TicketExpired):
         return None
-    return remembered if p.state == ParticipantState.joined else None
+    return p if p.state == ParticipantState.joined else None
 
 
 async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str,
@@ -118,15 +118,11 @@ async def join(db: AsyncSession, code: str, body: GuestJoinIn, *, address: str,
         raise WrongPasscode()
     if room.status == RoomStatus.ended:
         raise service.RoomEnded()
-    ticket = body.ticket or await _remembered(db, room, remembered)
-    if ticket is not None:
-        p = await _guest(db, room, ticket)
-        if p.state == ParticipantState.joined:
-            p.dropped_at = utcnow()  # seen now
-            await db.flush()
-            return service.Joined(room, p, rejoined=True)
-    else:
-        p = None
+    p = await _guest(db, room, body.ticket) if body.ticket is not None else await _remembered(db, room, remembered)
+    if p is not None and p.state == ParticipantState.joined:
+        p.dropped_at = utcnow()  # seen now
+        await db.flush()
+        return service.Joined(room, p, rejoined=True)
     if room.status == RoomStatus.scheduled:
         raise service.RoomNotOpen()
     if room.locked:
