@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,16 +42,22 @@ def e2e_server() -> Iterator[LiveServer]:
         yield server
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
+@asynccontextmanager
+async def _chromium(args: list[str]) -> AsyncIterator[object]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    async with _chromium(CHROMIUM_ARGS) as instance:
+        yield instance
 
 
 # ---- media: a private Janus, registered for a live server of its own -------------------------------------
@@ -125,11 +131,5 @@ def broadcast_e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
 @pytest.fixture
 async def media_browser() -> AsyncIterator[object]:
     """Chromium with a fake camera and microphone."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=MEDIA_CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with _chromium(MEDIA_CHROMIUM_ARGS) as instance:
+        yield instance

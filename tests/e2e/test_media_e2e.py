@@ -12,16 +12,20 @@ import json
 from typing import Any
 
 import httpx
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
 from tack.demo.seed import DEMO_ADMIN_PASSWORD, SCHOOL_NAME
-from tests.e2e.conftest import ARTIFACTS, MediaLiveServer
+from tests.e2e.conftest import MediaLiveServer
+from tests.e2e.pages import (
+    CLASS_GROUP,
+    STUDENT_LOGINS,
+    TEACHER_LOGIN,
+    open_class_group,
+    participant,
+    screenshot,
+    sign_in,
+)
 from tests.janus_peer import JanusPeer
-from tests.live import LiveServer
-
-TEACHER_LOGIN = "t.001@demo.tack.example"
-STUDENT_LOGINS = ("s.0101.01@demo.tack.example", "s.0101.02@demo.tack.example")
-CLASS_GROUP = "一班"
 
 # Every RTCPeerConnection the page makes, so the test can read their statistics (getStats).
 RECORD_PEER_CONNECTIONS = """
@@ -59,35 +63,6 @@ async () => {
 """
 
 
-async def _screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def _sign_in(browser, server: LiveServer, login: str) -> tuple[BrowserContext, Page, str]:
-    context = await browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
-    await context.add_init_script(RECORD_PEER_CONNECTIONS)
-    page = await context.new_page()
-    await page.goto(f"{server.url}/sign-in")
-    await page.get_by_test_id("signin-login").fill(login)
-    await page.get_by_test_id("signin-password").fill(DEMO_ADMIN_PASSWORD)
-    await page.get_by_test_id("signin-submit").click()
-    await expect(page.get_by_test_id("org-switcher")).to_contain_text(SCHOOL_NAME)
-    name = (await page.locator(".tack-account-name").inner_text()).strip()
-    return context, page, name
-
-
-async def _open_class_group(page: Page) -> None:
-    await page.get_by_test_id("chat-nav").click()
-    await expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "live")
-    await page.get_by_test_id("conversation-item").filter(has_text=CLASS_GROUP).first.click()
-    await expect(page.get_by_test_id("chat-title")).to_have_text(CLASS_GROUP)
-
-
-def _participant(page: Page, name: str):
-    return page.get_by_test_id("room-participant").filter(has=page.get_by_text(name, exact=True))
-
-
 def _keep_media_sessions(page: Page) -> list[dict[str, Any]]:
     """The media sessions Tack hands this page (their join tokens, to try them again later)."""
     sessions: list[dict[str, Any]] = []
@@ -120,14 +95,14 @@ async def _frames_rising(page: Page, label: str) -> tuple[int, int]:
 
 async def test_a_class_with_real_video_mute_and_removal(media_e2e_server: MediaLiveServer, media_browser) -> None:
     server, janus = media_e2e_server.server, media_e2e_server.janus
-    teacher_context, teacher, teacher_name = await _sign_in(media_browser, server, TEACHER_LOGIN)
-    a_context, student_a, a_name = await _sign_in(media_browser, server, STUDENT_LOGINS[0])
-    b_context, student_b, b_name = await _sign_in(media_browser, server, STUDENT_LOGINS[1])
+    teacher_context, teacher, teacher_name = await sign_in(media_browser, server, TEACHER_LOGIN, init_script=RECORD_PEER_CONNECTIONS)
+    a_context, student_a, a_name = await sign_in(media_browser, server, STUDENT_LOGINS[0], init_script=RECORD_PEER_CONNECTIONS)
+    b_context, student_b, b_name = await sign_in(media_browser, server, STUDENT_LOGINS[1], init_script=RECORD_PEER_CONNECTIONS)
     pages = {"teacher": teacher, "student-a": student_a, "student-b": student_b}
     b_sessions = _keep_media_sessions(student_b)
     try:
         for page in pages.values():
-            await _open_class_group(page)
+            await open_class_group(page)
 
         # 1. The teacher starts the class and is on camera (the fake camera's picture).
         await teacher.get_by_test_id("class-start").click()
@@ -157,17 +132,17 @@ async def test_a_class_with_real_video_mute_and_removal(media_e2e_server: MediaL
         a_frames = await _frames_rising(student_a, "student A")
         b_frames = await _frames_rising(student_b, "student B")
         await expect(student_a.get_by_test_id("media-quality")).not_to_have_attribute("data-level", "unknown", timeout=10_000)
-        await _screenshot(student_a, "e2e-media-student-sees-teacher")
+        await screenshot(student_a, "e2e-media-student-sees-teacher")
 
         # 3. The teacher mutes student A: A is told, and A's microphone stays off.
-        await _participant(teacher, a_name).get_by_test_id("room-participant-mute").click()
-        await expect(_participant(teacher, a_name)).to_have_attribute("data-muted", "true")
+        await participant(teacher, a_name).get_by_test_id("room-participant-mute").click()
+        await expect(participant(teacher, a_name)).to_have_attribute("data-muted", "true")
         await expect(student_a.get_by_test_id("media-muted-by-host")).to_be_visible()
         await expect(student_a.get_by_test_id("room-muted-self")).to_be_visible()
 
         # The teacher lets student A present: A goes on camera (the microphone stays off: still muted),
         # and the teacher's browser decodes A's picture.
-        await _participant(teacher, a_name).get_by_test_id("room-participant-actions").click()
+        await participant(teacher, a_name).get_by_test_id("room-participant-actions").click()
         await teacher.get_by_test_id("room-action-presenter").click()
         await expect(student_a.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "true", timeout=15_000)
         await expect(student_a.get_by_test_id("media-mic")).to_have_attribute("data-on", "false")
@@ -177,19 +152,19 @@ async def test_a_class_with_real_video_mute_and_removal(media_e2e_server: MediaL
         await expect(a_tile).to_have_count(1, timeout=15_000)
         await expect(a_tile.get_by_test_id("media-tile-name")).to_have_text(a_name)
         await _frames_rising(teacher, "the teacher (student A's camera)")
-        await _screenshot(teacher, "e2e-media-teacher-sees-presenter")
+        await screenshot(teacher, "e2e-media-teacher-sees-presenter")
 
         # The teacher unmutes A, A turns the microphone on, and the teacher mutes A again: A's microphone
         # goes off, on A's page and (the media server's moderation event) on A's tile at the teacher's.
         # (Speaking indicators are not checked here: the fake microphone's beep is too quiet for them.)
-        mute_a = _participant(teacher, a_name).get_by_test_id("room-participant-mute")
+        mute_a = participant(teacher, a_name).get_by_test_id("room-participant-mute")
         await mute_a.click()
-        await expect(_participant(teacher, a_name)).to_have_attribute("data-muted", "false")
+        await expect(participant(teacher, a_name)).to_have_attribute("data-muted", "false")
         await expect(student_a.get_by_test_id("media-mic")).to_be_enabled()
         await student_a.get_by_test_id("media-mic").click()
         await expect(student_a.get_by_test_id("media-mic")).to_have_attribute("data-on", "true")
         await mute_a.click()
-        await expect(_participant(teacher, a_name)).to_have_attribute("data-muted", "true")
+        await expect(participant(teacher, a_name)).to_have_attribute("data-muted", "true")
         await expect(student_a.get_by_test_id("media-mic")).to_have_attribute("data-on", "false")
         await expect(student_a.get_by_test_id("media-muted-by-host")).to_be_visible()
         await expect(a_tile).to_have_attribute("data-mic", "off", timeout=5_000)
@@ -198,7 +173,7 @@ async def test_a_class_with_real_video_mute_and_removal(media_e2e_server: MediaL
         # media session again nor get back into the media room with the join token B had.
         assert b_sessions and b_sessions[-1]["mode"] == "interactive", b_sessions
         old = b_sessions[-1]
-        await _participant(teacher, b_name).get_by_test_id("room-participant-actions").click()
+        await participant(teacher, b_name).get_by_test_id("room-participant-actions").click()
         # (A's menu from before stays in the page, hidden: the visible one is B's.)
         await teacher.locator('[data-testid="room-action-remove"]:visible').click()
         await teacher.get_by_test_id("room-remove-confirm").click()
@@ -235,7 +210,7 @@ async def test_a_class_with_real_video_mute_and_removal(media_e2e_server: MediaL
         print(f"framesDecoded A {a_frames}, B {b_frames}; refused {refused['body']}; janus {answer}")
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-media-failure-{label}")
+            await screenshot(page, f"e2e-media-failure-{label}")
         raise
     finally:
         await b_context.close()
@@ -247,8 +222,8 @@ async def test_beyond_the_interactive_capacity_a_student_watches_the_broadcast(
     broadcast_e2e_server: MediaLiveServer, media_browser
 ) -> None:
     server = broadcast_e2e_server.server
-    teacher_context, teacher, _ = await _sign_in(media_browser, server, TEACHER_LOGIN)
-    student_context, student, _ = await _sign_in(media_browser, server, STUDENT_LOGINS[0])
+    teacher_context, teacher, _ = await sign_in(media_browser, server, TEACHER_LOGIN, init_script=RECORD_PEER_CONNECTIONS)
+    student_context, student, _ = await sign_in(media_browser, server, STUDENT_LOGINS[0], init_script=RECORD_PEER_CONNECTIONS)
     pages = {"teacher": teacher, "student": student}
     sessions = _keep_media_sessions(student)
     console: list[str] = []
@@ -257,7 +232,7 @@ async def test_beyond_the_interactive_capacity_a_student_watches_the_broadcast(
     student.on("response", lambda r: requests.append(f"{r.status} {r.url[-40:]}") if "/media/hls/" in r.url else None)
     try:
         for page in pages.values():
-            await _open_class_group(page)
+            await open_class_group(page)
         await teacher.get_by_test_id("class-start").click()
         await expect(teacher.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "true", timeout=15_000)
         await student.get_by_test_id("room-banner").get_by_test_id("room-join").click()
@@ -294,10 +269,10 @@ async def test_beyond_the_interactive_capacity_a_student_watches_the_broadcast(
                 f"hls requests {requests[-12:]}; sessions {sessions}; playlist {fetched}; "
                 f"files {listing}; ffmpeg {ffmpeg_logs}; server log:\n{server.log(3000)}"
             )
-        await _screenshot(student, "e2e-media-broadcast")
+        await screenshot(student, "e2e-media-broadcast")
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-media-broadcast-failure-{label}")
+            await screenshot(page, f"e2e-media-broadcast-failure-{label}")
         raise
     finally:
         await student_context.close()
@@ -317,7 +292,7 @@ async def test_a_guest_sees_and_hears_the_host_of_a_meeting(media_e2e_server: Me
                               json={"kind": "meeting", "title": "家长会", "allow_guests": True})
         assert made.status_code == 201, made.text
         room = made.json()
-    host_context, host, host_name = await _sign_in(media_browser, server, TEACHER_LOGIN)
+    host_context, host, host_name = await sign_in(media_browser, server, TEACHER_LOGIN, init_script=RECORD_PEER_CONNECTIONS)
     guest_context = await media_browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 860})
     await guest_context.add_init_script(RECORD_PEER_CONNECTIONS)
     guest = await guest_context.new_page()
@@ -343,11 +318,11 @@ async def test_a_guest_sees_and_hears_the_host_of_a_meeting(media_e2e_server: Me
         await expect(host_tile).to_have_count(1, timeout=15_000)
         await expect(host_tile.get_by_test_id("media-tile-name")).to_have_text("王女士")
         host_frames = await _frames_rising(host, "the host (the guest's camera)")
-        await _screenshot(guest, "e2e-media-guest-sees-host")
+        await screenshot(guest, "e2e-media-guest-sees-host")
         print(f"framesDecoded guest {guest_frames}, host {host_frames}")
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-media-guest-failure-{label}")
+            await screenshot(page, f"e2e-media-guest-failure-{label}")
         raise
     finally:
         await guest_context.close()
@@ -383,8 +358,8 @@ async def test_a_student_chooses_the_broadcast_and_comes_back_to_the_live_room(
         assert started.status_code in (200, 201), started.text  # 200: the class of an earlier test is still open
         room = started.json()
     room_url = f"{server.url}/orgs/{org['id']}/rooms/{room['id']}"
-    teacher_context, teacher, _ = await _sign_in(media_browser, server, TEACHER_LOGIN)
-    student_context, student, _ = await _sign_in(media_browser, server, "s.0101.03@demo.tack.example")
+    teacher_context, teacher, _ = await sign_in(media_browser, server, TEACHER_LOGIN, init_script=RECORD_PEER_CONNECTIONS)
+    student_context, student, _ = await sign_in(media_browser, server, "s.0101.03@demo.tack.example", init_script=RECORD_PEER_CONNECTIONS)
     pages = {"teacher": teacher, "student": student}
     sessions = _keep_media_sessions(student)
     try:
@@ -410,7 +385,7 @@ async def test_a_student_chooses_the_broadcast_and_comes_back_to_the_live_room(
         finally:
             await peer.close()
         assert answer.get("error_code") == 433, answer
-        await _screenshot(student, "e2e-media-chosen-broadcast")
+        await screenshot(student, "e2e-media-chosen-broadcast")
 
         await student.get_by_test_id("media-back-live").click()
         await expect(student.get_by_test_id("media-panel")).to_have_attribute("data-publishing", "false", timeout=15_000)
@@ -418,7 +393,7 @@ async def test_a_student_chooses_the_broadcast_and_comes_back_to_the_live_room(
         await _frames_rising(student, "the student back in the live room")
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-media-chosen-failure-{label}")
+            await screenshot(page, f"e2e-media-chosen-failure-{label}")
         raise
     finally:
         await student_context.close()

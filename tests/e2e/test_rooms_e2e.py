@@ -4,59 +4,31 @@ ends the class for all; everyone sees it ended, and the attendance shows the thr
 
 from __future__ import annotations
 
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import expect
 
-from tack.demo.seed import DEMO_ADMIN_PASSWORD, SCHOOL_NAME
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.pages import (
+    CLASS_GROUP,
+    STUDENT_LOGINS,
+    TEACHER_LOGIN,
+    open_class_group,
+    participant,
+    screenshot,
+    sign_in,
+)
 from tests.live import LiveServer, ServerProcess, live_database
-
-# 启明实验学校 (tack/demo/seed.py): t.001 is the head teacher of 一年级一班, the class's first teacher
-# made; s.0101.01 and s.0101.02 are two of its students. Demo accounts share the demo password.
-TEACHER_LOGIN = "t.001@demo.tack.example"
-STUDENT_LOGINS = ("s.0101.01@demo.tack.example", "s.0101.02@demo.tack.example")
-# Each of them belongs to one class group only, named after the class.
-CLASS_GROUP = "一班"
-
-
-async def _screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def _sign_in(browser, server: LiveServer, login: str, locale: str) -> tuple[BrowserContext, Page, str]:
-    context = await browser.new_context(locale=locale, viewport={"width": 1400, "height": 900})
-    page = await context.new_page()
-    await page.goto(f"{server.url}/sign-in")
-    await page.get_by_test_id("signin-login").fill(login)
-    await page.get_by_test_id("signin-password").fill(DEMO_ADMIN_PASSWORD)
-    await page.get_by_test_id("signin-submit").click()
-    await expect(page.get_by_test_id("org-switcher")).to_contain_text(SCHOOL_NAME)
-    name = (await page.locator(".tack-account-name").inner_text()).strip()
-    return context, page, name
-
-
-async def _open_class_group(page: Page) -> None:
-    await page.get_by_test_id("chat-nav").click()
-    await expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "live")
-    await page.get_by_test_id("conversation-item").filter(has_text=CLASS_GROUP).first.click()
-    await expect(page.get_by_test_id("chat-title")).to_have_text(CLASS_GROUP)
-
-
-def _participant(page: Page, name: str):
-    return page.get_by_test_id("room-participant").filter(has=page.get_by_text(name, exact=True))
 
 
 async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_shows_them(
     e2e_server: LiveServer, browser
 ) -> None:
     # The teacher's browser speaks Chinese, the students' English: both wordings are on show.
-    teacher_context, teacher, teacher_name = await _sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
-    a_context, student_a, a_name = await _sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
-    b_context, student_b, b_name = await _sign_in(browser, e2e_server, STUDENT_LOGINS[1], "en-US")
+    teacher_context, teacher, teacher_name = await sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
+    a_context, student_a, a_name = await sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
+    b_context, student_b, b_name = await sign_in(browser, e2e_server, STUDENT_LOGINS[1], "en-US")
     pages = {"teacher": teacher, "student-a": student_a, "student-b": student_b}
     try:
         for page in pages.values():
-            await _open_class_group(page)
+            await open_class_group(page)
         # Nothing is open yet: no banner to join.
         await expect(student_a.get_by_test_id("room-banner")).to_have_count(0)
 
@@ -79,27 +51,27 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
 
         # Everyone sees the three of them, with their roles: 老师 / 学生 for the teacher, in Chinese.
         await expect(teacher.get_by_test_id("room-participant")).to_have_count(3)
-        await expect(_participant(teacher, teacher_name).get_by_test_id("room-participant-role")).to_have_text("老师")
+        await expect(participant(teacher, teacher_name).get_by_test_id("room-participant-role")).to_have_text("老师")
         for name in (a_name, b_name):
-            await expect(_participant(teacher, name).get_by_test_id("room-participant-role")).to_have_text("学生")
+            await expect(participant(teacher, name).get_by_test_id("room-participant-role")).to_have_text("学生")
         await expect(student_b.get_by_test_id("room-participant")).to_have_count(3)
-        await expect(_participant(student_b, teacher_name).get_by_test_id("room-participant-role")).to_have_text("Teacher")
-        await expect(_participant(student_b, a_name).get_by_test_id("room-participant-role")).to_have_text("Student")
+        await expect(participant(student_b, teacher_name).get_by_test_id("room-participant-role")).to_have_text("Teacher")
+        await expect(participant(student_b, a_name).get_by_test_id("room-participant-role")).to_have_text("Student")
 
         # 3. Student A raises a hand; the teacher sees it, in the hands list and on the row.
         await student_a.get_by_test_id("room-hand-toggle").click()
         await expect(student_a.get_by_test_id("room-hand-toggle")).to_have_attribute("data-raised", "true")
         await expect(teacher.get_by_test_id("room-hand")).to_have_count(1)
         await expect(teacher.get_by_test_id("room-hand-name")).to_have_text(a_name)
-        await expect(_participant(teacher, a_name)).to_have_attribute("data-hand", "true")
-        await expect(_participant(student_b, a_name)).to_have_attribute("data-hand", "true")
-        await _screenshot(teacher, "e2e-rooms-teacher-sees-hand")
+        await expect(participant(teacher, a_name)).to_have_attribute("data-hand", "true")
+        await expect(participant(student_b, a_name)).to_have_attribute("data-hand", "true")
+        await screenshot(teacher, "e2e-rooms-teacher-sees-hand")
 
         # A reload of student B's page rejoins with the ticket kept for the tab: the same seat, so the
         # teacher still sees three people, and B still sees A's hand.
         await student_b.reload()
         await expect(student_b.get_by_test_id("room-page")).to_have_attribute("data-my-role", "attendee")
-        await expect(_participant(student_b, a_name)).to_have_attribute("data-hand", "true")
+        await expect(participant(student_b, a_name)).to_have_attribute("data-hand", "true")
         await expect(student_b.get_by_test_id("room-participant")).to_have_count(3)
         await expect(teacher.get_by_test_id("room-participant")).to_have_count(3)
 
@@ -114,14 +86,14 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
         await expect(student_a.get_by_test_id("connection-state")).to_have_attribute("data-state", "offline")
         await teacher.get_by_test_id("room-mute-all").click()
         for name in (a_name, b_name):
-            await expect(_participant(teacher, name)).to_have_attribute("data-muted", "true")
-        await expect(_participant(teacher, teacher_name)).to_have_attribute("data-muted", "false")
+            await expect(participant(teacher, name)).to_have_attribute("data-muted", "true")
+        await expect(participant(teacher, teacher_name)).to_have_attribute("data-muted", "false")
         await expect(student_b.get_by_test_id("room-muted-self")).to_be_visible()
         # Back online, A's page rejoins with its ticket (the seat was held) and catches up.
         await a_context.set_offline(False)
         await expect(student_a.get_by_test_id("connection-state")).to_have_attribute("data-state", "live")
         await expect(student_a.get_by_test_id("room-muted-self")).to_be_visible()
-        await expect(_participant(student_a, b_name)).to_have_attribute("data-muted", "true")
+        await expect(participant(student_a, b_name)).to_have_attribute("data-muted", "true")
         for _ in range(50):
             if joins:
                 break
@@ -129,7 +101,7 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
         assert joins and '"ticket"' in joins[-1], joins
         await expect(student_a.get_by_test_id("room-page")).to_have_attribute("data-my-role", "attendee")
         await expect(teacher.get_by_test_id("room-participant")).to_have_count(3)
-        await _screenshot(student_a, "e2e-rooms-student-muted")
+        await screenshot(student_a, "e2e-rooms-student-muted")
 
         # 5. The teacher ends the class for everyone (after confirming); everyone sees it ended.
         await teacher.get_by_test_id("room-end").click()
@@ -152,7 +124,7 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
         for name in (teacher_name, a_name, b_name):
             await expect(present.filter(has=teacher.get_by_text(name, exact=True))).to_have_count(1)
         await expect(rows.filter(has=teacher.locator('[data-testid="attendance-status"][data-status="absent"]'))).to_have_count(28)
-        await _screenshot(teacher, "e2e-rooms-attendance")
+        await screenshot(teacher, "e2e-rooms-attendance")
 
         csv_href = await teacher.get_by_test_id("attendance-csv").get_attribute("href")
         assert csv_href and csv_href.endswith(f"/rooms/{room_id}/attendance.csv"), csv_href
@@ -178,7 +150,7 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
         ).to_have_count(3)
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-rooms-failure-{label}")
+            await screenshot(page, f"e2e-rooms-failure-{label}")
         raise
     finally:
         await b_context.close()
@@ -189,12 +161,12 @@ async def test_teacher_runs_a_class_students_join_raise_hands_and_attendance_sho
 async def test_timetable_and_a_meeting_in_the_class_group(e2e_server: LiveServer, browser) -> None:
     """The teacher keeps the class's timetable (students only read it); a student starts a meeting in
     the group and the teacher joins it from the group's banner."""
-    teacher_context, teacher, teacher_name = await _sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
-    student_context, student, student_name = await _sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
+    teacher_context, teacher, teacher_name = await sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
+    student_context, student, student_name = await sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
     pages = {"teacher": teacher, "student": student}
     try:
         for page in pages.values():
-            await _open_class_group(page)
+            await open_class_group(page)
 
         # The demo timetable fills Monday to Friday; the teacher adds a Sunday lesson, taught by themself.
         await teacher.get_by_test_id("timetable-open").click()
@@ -213,7 +185,7 @@ async def test_timetable_and_a_meeting_in_the_class_group(e2e_server: LiveServer
         await expect(lesson.get_by_test_id("lesson-subject")).to_have_text("书法")
         await expect(lesson.get_by_test_id("lesson-teacher")).to_have_text(teacher_name)
         await expect(lesson.get_by_test_id("lesson-time")).to_have_text("10:00–10:45")
-        await _screenshot(teacher, "e2e-rooms-timetable")
+        await screenshot(teacher, "e2e-rooms-timetable")
         await expect(teacher.get_by_test_id("lesson-row")).to_have_count(len(weekdays) + 1)
 
         # The student reads it, and cannot change the timetable.
@@ -253,8 +225,8 @@ async def test_timetable_and_a_meeting_in_the_class_group(e2e_server: LiveServer
         await waiting.get_by_test_id("room-admit").click()
         await expect(teacher.get_by_test_id("room-page")).to_have_attribute("data-my-role", "attendee")
         await expect(student.get_by_test_id("room-waiting")).to_have_count(0)
-        await expect(_participant(teacher, student_name).get_by_test_id("room-participant-role")).to_have_text("主持人")
-        await expect(_participant(teacher, teacher_name).get_by_test_id("room-participant-role")).to_have_text("参会人")
+        await expect(participant(teacher, student_name).get_by_test_id("room-participant-role")).to_have_text("主持人")
+        await expect(participant(teacher, teacher_name).get_by_test_id("room-participant-role")).to_have_text("参会人")
         await expect(student.get_by_test_id("room-participant")).to_have_count(2)
 
         # The host ends it; the teacher sees it ended.
@@ -264,7 +236,7 @@ async def test_timetable_and_a_meeting_in_the_class_group(e2e_server: LiveServer
         await expect(teacher.get_by_test_id("room-ended")).to_have_text("会议已结束")
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-rooms-meeting-failure-{label}")
+            await screenshot(page, f"e2e-rooms-meeting-failure-{label}")
         raise
     finally:
         await student_context.close()
@@ -274,13 +246,13 @@ async def test_timetable_and_a_meeting_in_the_class_group(e2e_server: LiveServer
 async def test_teacher_controls_hands_roles_lock_and_removal(e2e_server: LiveServer, browser) -> None:
     """The host's controls as the students see them: a hand lowered by the teacher, a student made
     presenter, a locked class refusing a newcomer until unlocked, and a removed student kept out."""
-    teacher_context, teacher, _ = await _sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
-    a_context, student_a, a_name = await _sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
-    b_context, student_b, b_name = await _sign_in(browser, e2e_server, STUDENT_LOGINS[1], "en-US")
+    teacher_context, teacher, _ = await sign_in(browser, e2e_server, TEACHER_LOGIN, "zh-CN")
+    a_context, student_a, a_name = await sign_in(browser, e2e_server, STUDENT_LOGINS[0], "en-US")
+    b_context, student_b, b_name = await sign_in(browser, e2e_server, STUDENT_LOGINS[1], "en-US")
     pages = {"teacher": teacher, "student-a": student_a, "student-b": student_b}
     try:
         for page in pages.values():
-            await _open_class_group(page)
+            await open_class_group(page)
         await teacher.get_by_test_id("class-start").click()
         await expect(teacher.get_by_test_id("room-page")).to_have_attribute("data-my-role", "host")
         await student_a.get_by_test_id("room-join").click()
@@ -293,9 +265,9 @@ async def test_teacher_controls_hands_roles_lock_and_removal(e2e_server: LiveSer
         await expect(teacher.get_by_test_id("room-hand")).to_have_count(0)
 
         # The teacher makes A the presenter.
-        await _participant(teacher, a_name).get_by_test_id("room-participant-actions").click()
+        await participant(teacher, a_name).get_by_test_id("room-participant-actions").click()
         await teacher.locator(".ant-dropdown:visible").get_by_test_id("room-action-presenter").click()
-        await expect(_participant(teacher, a_name).get_by_test_id("room-participant-role")).to_have_text("主讲")
+        await expect(participant(teacher, a_name).get_by_test_id("room-participant-role")).to_have_text("主讲")
         await expect(student_a.get_by_test_id("room-page")).to_have_attribute("data-my-role", "presenter")
 
         # Locked, the class refuses B, in words; unlocked, B's retry gets in.
@@ -311,12 +283,12 @@ async def test_teacher_controls_hands_roles_lock_and_removal(e2e_server: LiveSer
         await expect(student_b.get_by_test_id("room-page")).to_have_attribute("data-my-role", "attendee")
 
         # The teacher removes B (after confirming): B is told, and cannot come back.
-        await _participant(teacher, b_name).get_by_test_id("room-participant-actions").click()
+        await participant(teacher, b_name).get_by_test_id("room-participant-actions").click()
         await teacher.locator(".ant-dropdown:visible").get_by_test_id("room-action-remove").click()
         await teacher.get_by_test_id("room-remove-confirm").click()
         await expect(student_b.get_by_test_id("room-removed")).to_be_visible()
-        await expect(_participant(teacher, b_name)).to_have_count(0)
-        await expect(_participant(student_a, b_name)).to_have_count(0)
+        await expect(participant(teacher, b_name)).to_have_count(0)
+        await expect(participant(student_a, b_name)).to_have_count(0)
         await student_b.get_by_test_id("room-back").click()
         await student_b.get_by_test_id("room-join").click()
         await expect(student_b.get_by_test_id("room-join-error")).to_have_attribute("data-code", "room_removed")
@@ -325,7 +297,7 @@ async def test_teacher_controls_hands_roles_lock_and_removal(e2e_server: LiveSer
         # A leaves by themself; the teacher sees it.
         await student_a.get_by_test_id("room-leave").click()
         await expect(student_a.get_by_test_id("chat-title")).to_have_text(CLASS_GROUP)
-        await expect(_participant(teacher, a_name)).to_have_count(0)
+        await expect(participant(teacher, a_name)).to_have_count(0)
         await teacher.get_by_test_id("room-end").click()
         await teacher.get_by_test_id("room-end-confirm").click()
         await expect(teacher.get_by_test_id("room-ended")).to_be_visible()
@@ -335,7 +307,7 @@ async def test_teacher_controls_hands_roles_lock_and_removal(e2e_server: LiveSer
         await expect(present).to_have_count(3)
     except Exception:
         for label, page in pages.items():
-            await _screenshot(page, f"e2e-rooms-controls-failure-{label}")
+            await screenshot(page, f"e2e-rooms-controls-failure-{label}")
         raise
     finally:
         await b_context.close()
@@ -352,26 +324,26 @@ async def test_a_join_refused_as_busy_waits_in_line_and_can_be_cancelled(browser
         process = ServerProcess(database, name="busy")
         server = process.start()
         try:
-            context, teacher, _ = await _sign_in(browser, server, TEACHER_LOGIN, "en-US")
+            context, teacher, _ = await sign_in(browser, server, TEACHER_LOGIN, "en-US")
             leaves: list[str] = []
             teacher.on(
                 "request", lambda r: leaves.append(r.url) if r.method == "POST" and r.url.endswith("/leave") else None
             )
             try:
-                await _open_class_group(teacher)
+                await open_class_group(teacher)
                 await teacher.get_by_test_id("class-start").click()
                 queue = teacher.get_by_test_id("room-queue")
                 await expect(queue).to_have_attribute("data-position", "1")
                 await expect(queue).to_have_text("Many people are coming in at once. You are number 1 in line.")
                 await expect(teacher.get_by_test_id("room-queue-retry")).to_contain_text("Trying again by itself in")
-                await _screenshot(teacher, "e2e-rooms-busy-queue")
+                await screenshot(teacher, "e2e-rooms-busy-queue")
                 await teacher.get_by_test_id("room-queue-cancel").click()
                 await expect(teacher.get_by_test_id("chat-title")).to_have_text(CLASS_GROUP)
                 # The class is still open (only joining was refused): the group can try again from it.
                 await expect(teacher.get_by_test_id("room-banner")).to_have_count(1)
                 assert leaves, "cancelling sends a leave, in case the join got through after all"
             except Exception:
-                await _screenshot(teacher, "e2e-rooms-busy-failure")
+                await screenshot(teacher, "e2e-rooms-busy-failure")
                 raise
             finally:
                 await context.close()
