@@ -9,7 +9,7 @@ import {
   WifiOutlined,
 } from "@ant-design/icons";
 import { Alert, Button, Flex, Popover, Result, Select, Spin, Tag, Tooltip, Typography } from "antd";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import type { MediaSession, Participant } from "../../api/types";
 import { useI18n } from "../../i18n";
 import type { EngineState, Quality, RemoteFeed } from "../../media/engine";
@@ -261,48 +261,74 @@ function Controls({ engine, actions, mayPublish, mutedByHost }: { engine: Engine
   const micLabel = mutedByHost ? m("media.mutedByHost") : engine.micOn ? m("media.micOn") : m("media.micOff");
   return (
     <Flex className="tack-media-controls" align="center" justify="center" gap={8} wrap>
-      <Tooltip title={micLabel}>
-        <Button
-          shape="circle"
-          size="large"
-          danger={!engine.micOn}
-          disabled={mutedByHost || !engine.publishing}
-          icon={engine.micOn ? <AudioOutlined /> : <AudioMutedOutlined />}
-          onClick={() => actions.setMic(!engine.micOn)}
-          aria-label={micLabel}
-          data-testid="media-mic"
-          data-on={engine.micOn ? "true" : "false"}
-        />
-      </Tooltip>
-      <Tooltip title={engine.camOn ? m("media.camOn") : m("media.camOff")}>
-        <Button
-          shape="circle"
-          size="large"
-          danger={!engine.camOn}
-          disabled={!engine.publishing}
-          icon={engine.camOn ? <VideoCameraOutlined /> : <StopOutlined />}
-          onClick={() => actions.setCamera(!engine.camOn)}
-          aria-label={engine.camOn ? m("media.camOn") : m("media.camOff")}
-          data-testid="media-camera"
-          data-on={engine.camOn ? "true" : "false"}
-        />
-      </Tooltip>
-      <Tooltip title={engine.sharing ? m("media.stopShare") : m("media.share")}>
-        <Button
-          shape="circle"
-          size="large"
-          type={engine.sharing ? "primary" : "default"}
-          disabled={!engine.publishing || typeof navigator.mediaDevices?.getDisplayMedia !== "function"}
-          icon={<DesktopOutlined />}
-          onClick={() => (engine.sharing ? actions.stopShare() : actions.shareScreen())}
-          aria-label={engine.sharing ? m("media.stopShare") : m("media.share")}
-          data-testid="media-share"
-          data-on={engine.sharing ? "true" : "false"}
-        />
-      </Tooltip>
+      <ControlButton
+        label={micLabel}
+        on={engine.micOn}
+        danger={!engine.micOn}
+        disabled={mutedByHost || !engine.publishing}
+        icon={engine.micOn ? <AudioOutlined /> : <AudioMutedOutlined />}
+        onClick={() => actions.setMic(!engine.micOn)}
+        testId="media-mic"
+      />
+      <ControlButton
+        label={engine.camOn ? m("media.camOn") : m("media.camOff")}
+        on={engine.camOn}
+        danger={!engine.camOn}
+        disabled={!engine.publishing}
+        icon={engine.camOn ? <VideoCameraOutlined /> : <StopOutlined />}
+        onClick={() => actions.setCamera(!engine.camOn)}
+        testId="media-camera"
+      />
+      <ControlButton
+        label={engine.sharing ? m("media.stopShare") : m("media.share")}
+        on={engine.sharing}
+        primary={engine.sharing}
+        disabled={!engine.publishing || typeof navigator.mediaDevices?.getDisplayMedia !== "function"}
+        icon={<DesktopOutlined />}
+        onClick={() => (engine.sharing ? actions.stopShare() : actions.shareScreen())}
+        testId="media-share"
+      />
       <DevicePicker actions={actions} disabled={!engine.publishing} />
       <QualityBadge quality={engine.quality} />
     </Flex>
+  );
+}
+
+/** A round control button (microphone, camera, screen) whose state shows in its look and `data-on`. */
+function ControlButton({
+  label,
+  on,
+  danger = false,
+  primary = false,
+  disabled,
+  icon,
+  onClick,
+  testId,
+}: {
+  label: string;
+  on: boolean;
+  danger?: boolean;
+  primary?: boolean;
+  disabled: boolean;
+  icon: ReactNode;
+  onClick: () => void;
+  testId: string;
+}) {
+  return (
+    <Tooltip title={label}>
+      <Button
+        shape="circle"
+        size="large"
+        type={primary ? "primary" : "default"}
+        danger={danger}
+        disabled={disabled}
+        icon={icon}
+        onClick={onClick}
+        aria-label={label}
+        data-testid={testId}
+        data-on={on ? "true" : "false"}
+      />
+    </Tooltip>
   );
 }
 
