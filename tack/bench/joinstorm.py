@@ -12,9 +12,9 @@ storm: phones and laptops stay signed in. Each signed-in client fetches its CSRF
 The storm: every student starts at a uniformly random moment of the window. The sign-in share
 signs in with the password first; then POST .../rooms/{id}/join, and on 429 `busy` waits the
 Retry-After (plus jitter) and tries again until admitted or the give-up deadline; then opens the
-stream (/api/v1/stream) and waits for `live`. A share drops: closes the socket abruptly,
-reconnects it and joins again with the ticket of its first join, which must answer
-`rejoined: true`. When everyone is in (or has given up), all hold their connections for a while,
+stream (/api/v1/stream) and waits for `live`; a stream told `busy` comes back after the
+`retry_after` the server gave. A share drops: closes the socket abruptly, then joins again with the
+ticket of its first join while the stream reconnects (the join must answer `rejoined: true`). When everyone is in (or has given up), all hold their connections for a while,
 then every student leaves (POST .../leave, 204) and closes the stream.
 
 One asyncio process drives it all, with two small clients of its own instead of httpx and
@@ -387,9 +387,11 @@ def _client_frame(opcode: int, payload: bytes) -> bytes:
 class StreamRefused(Exception):
     """The server said no: an error frame (its code), a close code, or a refused handshake."""
 
-    def __init__(self, message: str, code: str = "") -> None:
+    def __init__(self, message: str, code: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # Seconds a busy server asked the client to wait before connecting again (4503 `busy`).
+        self.retry_after = retry_after
 
     @property
     def final(self) -> bool:
@@ -438,6 +440,7 @@ class StreamClient(asyncio.Protocol):
         self.closing = False
         self.close_code: int | None = None
         self.error_code = ""
+        self.retry_after: float | None = None
 
     @classmethod
     async def connect(cls, host: str, port: int, path: str, headers: dict[str, str], stats: StreamStats,
@@ -483,7 +486,7 @@ class StreamClient(asyncio.Protocol):
         was_live = self.live.done() and not self.live.cancelled() and self.live.exception() is None
         code = self.error_code or (str(self.close_code) if self.close_code else "")
         for future in (self.opened, self.live):
-            _fail_future(future, StreamRefused(why, code) if code else TransportError(why))
+            _fail_future(future, StreamRefused(why, code, self.retry_after) if code else TransportError(why))
         if not self.closed.done():
             self.closed.set_result(None)
         if not self.closing and was_live:
@@ -597,8 +600,11 @@ class StreamClient(asyncio.Protocol):
         elif kind == "error":
             self.error_code = str(frame.get("code") or "error")
             self.stats.errors[self.error_code] += 1
+            retry_after = frame.get("retry_after")
+            if isinstance(retry_after, (int, float)) and retry_after >= 0:
+                self.retry_after = float(retry_after)
             _fail_future(self.live, StreamRefused(f"the stream refused: {payload[:300].decode(errors='replace')}",
-                                                  self.error_code))
+                                                  self.error_code, self.retry_after))
 
     def send(self, opcode: int, payload: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -1079,11 +1085,13 @@ class JoinStorm:
             return False
 
     async def _wait_retry(self, s: Student, what: str, response: Response) -> bool:
+        return await self._wait(s, what, response.retry_after(), response.describe())
+
+    async def _wait(self, s: Student, what: str, retry_after: float, detail: str) -> bool:
         """Wait what the server asked plus jitter, so the retries do not come back as one wave."""
-        wait = response.retry_after()
-        wait += self.rng.uniform(0, max(1.0, wait * 0.25))
+        wait = retry_after + self.rng.uniform(0, max(1.0, retry_after * 0.25))
         if time.perf_counter() + wait > s.deadline:
-            self._fail(s, what, f"still refused at the give-up deadline: {response.describe()}")
+            self._fail(s, what, f"still refused at the give-up deadline: {detail}")
             return False
         await asyncio.sleep(wait)
         return True
@@ -1108,7 +1116,11 @@ class JoinStorm:
                     self._fail(s, "stream", str(exc))
                     return False
                 self.stream_retries += 1
-                if not await self._backoff(s, "stream", str(exc)):
+                # A busy server says when to come back, as the web client hears it (web/src/stream).
+                if exc.retry_after is not None:
+                    if not await self._wait(s, "stream", exc.retry_after, str(exc)):
+                        return False
+                elif not await self._backoff(s, "stream", str(exc)):
                     return False
             except (TransportError, TimeoutError) as exc:
                 self.stream_retries += 1
@@ -1134,14 +1146,14 @@ class JoinStorm:
         task.add_done_callback(self.background.discard)
 
     async def _drop_and_rejoin(self, s: Student) -> None:
+        """Both connections are lost at once; back, the app joins again with its ticket while the
+        stream reconnects (as the web client does: the join does not wait for the stream)."""
         old, s.stream = s.stream, None
         if old is not None:
             old.closing = True
             old.abort()
-        if not await self._open_stream(s):
-            s.rejoined = False
-            return
-        if not await self._join(s, rejoin=True):
+        joined, streaming = await asyncio.gather(self._join(s, rejoin=True), self._open_stream(s))
+        if not (joined and streaming):
             s.rejoined = False
 
     async def leave(self, s: Student) -> None:
