@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -300,6 +301,23 @@ async def test_a_client_silent_too_long_is_dropped(new_client, stream_server, st
     stream = await live_stream(stream_server, client)
     stream_config(ping_seconds=-3)  # every client now counts as silent for too long
     await stream_server.hub.heartbeat()
+    code, frames = await stream.closed()
+    assert code == 4408 and frames[-1]["code"] == "heartbeat_timeout"
+
+
+async def test_a_late_heartbeat_round_judges_nobody_silent(new_client, stream_server, stream_config) -> None:
+    """A round that runs late means the server's loop was held: the clients' answers may be unread."""
+    client, _ = await owner_with_org(new_client)
+    stream = await live_stream(stream_server, client)
+    stream_config(ping_seconds=-3)  # every client counts as silent for too long...
+    hub = stream_server.hub
+    hub._last_heartbeat = time.monotonic() - 60  # ...but this round comes a minute late
+    await hub.heartbeat()
+    ping = await stream.next(skip=())
+    assert ping["type"] == "ping"  # pinged, not dropped
+    await stream.send({"type": "ping"})
+    assert await stream.next() == {"type": "pong"}
+    await hub.heartbeat()  # on time: judged
     code, frames = await stream.closed()
     assert code == 4408 and frames[-1]["code"] == "heartbeat_timeout"
 

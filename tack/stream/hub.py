@@ -54,6 +54,8 @@ RESYNCS = Counter("tack_stream_resyncs_total", "Resync answers sent to clients."
 # Announcements held back while a gap before them is read; beyond this they are read back too.
 PENDING_LIMIT = 10_000
 CATCH_UP_PAGE = 500
+# A heartbeat round this many seconds later than its interval judges nobody silent (Hub.heartbeat).
+HEARTBEAT_LATE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._poll_now = asyncio.Event()
         self.started = False
+        self._last_heartbeat: float | None = None
 
     @property
     def broker(self) -> Broker:
@@ -653,10 +656,15 @@ class Hub:
         ones not heard from for about two intervals."""
         limit = 2 * self.config.ping_seconds + 5
         now = time.monotonic()
+        # A round that comes late means the loop was held (a burst of work, a long statement): the
+        # clients' answers to the last ping may still sit unread in their sockets, so this round
+        # judges nobody. The next one, on time, does.
+        previous, self._last_heartbeat = self._last_heartbeat, now
+        judge = previous is None or now - previous < self.config.ping_seconds + HEARTBEAT_LATE_S
         for conn in list(self.connections):
             if conn.error is not None:
                 continue
-            if now - conn.last_heard > limit:
+            if judge and now - conn.last_heard > limit:
                 conn.fail(HeartbeatTimeout())
                 continue
             positions = {o: self.position_of(s) for o, s in conn.subs.items() if s.held is None}
