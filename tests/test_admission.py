@@ -140,3 +140,50 @@ async def test_a_lagging_loop_turns_newcomers_away_at_once_but_not_rejoins_or_ho
     monkeypatch.setattr(admission, "current_lag", lambda: 0.0)
     async with gate.admit(Priority.attendee):
         pass
+
+
+async def test_a_crowd_that_arrives_in_one_turn_starts_a_few_per_turn() -> None:
+    """Work that never waits (SQLite statements on the loop) would otherwise all run in one turn of
+    the loop, which would serve nothing else meanwhile."""
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=4, max_queue=100, max_wait_s=5))
+    turn = 0
+    ticking = True
+
+    def tick() -> None:
+        nonlocal turn
+        turn += 1
+        if ticking:
+            asyncio.get_running_loop().call_soon(tick)
+
+    asyncio.get_running_loop().call_soon(tick)
+    started_in: list[int] = []
+
+    async def work() -> None:
+        async with gate.admit(Priority.attendee):
+            started_in.append(turn)  # and finishes without waiting
+
+    await asyncio.gather(*(work() for _ in range(40)))
+    ticking = False
+    per_turn = {t: started_in.count(t) for t in set(started_in)}
+    assert len(started_in) == 40 and gate.in_flight == 0
+    assert max(per_turn.values()) <= 2 * 4, per_turn  # the ones let in last turn, and as many new
+    assert len(per_turn) >= 40 // 8
+
+
+async def test_leaves_have_a_lane_of_their_own_that_goes_a_few_per_turn() -> None:
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=1, max_queue=0, max_wait_s=0.01,
+                                                 max_leaves_in_flight=2))
+    release = asyncio.Event()
+    holder = asyncio.create_task(_hold(gate, Priority.attendee, [], "holder", release))
+    await _settle()
+    left: list[int] = []
+
+    async def leave(n: int) -> None:
+        async with gate.admit(Priority.leave):
+            left.append(n)
+
+    # Many leaves at once, with the joins' capacity taken: none is refused, none waits for the join.
+    await asyncio.wait_for(asyncio.gather(*(leave(n) for n in range(20))), timeout=2)
+    assert sorted(left) == list(range(20)) and gate.in_flight == 1
+    release.set()
+    await holder

@@ -9,8 +9,12 @@ ordered by priority and, within a priority, by arrival (the DESIGN rule: leave, 
 host or teacher, then attendees, then initial state loads). A waiter that cannot start within
 `max_wait_s`, or that would queue behind `max_queue` others, is refused at once with its place in
 the line and how long to wait (`Busy`: 429 with Retry-After), never left to time out. Leaving is
-never queued and never refused: a person must always be able to go. A rejoin (a held seat) waits
-at the front of the line and is never refused.
+never refused and never waits for joins: a person must always be able to go. Leaves have a lane of
+their own, though, with a bound of its own (`max_leaves_in_flight`): when a whole school leaves at
+once, ten thousand leaves arrive in the same turn of the event loop, and run one after the other
+without letting it turn (their SQLite statements do not wait), so nothing else (heartbeats,
+deliveries, new connections) would be served for half a minute. A rejoin (a held seat) waits at the
+front of the line and is never refused.
 
 One gate guards one process's resources; each `tack serve` process has its own.
 """
@@ -77,6 +81,8 @@ class AdmissionConfig:
     # loads are turned away at once: the work in flight is more than the loop can carry, whatever
     # the gate counted (HTTP parsing, sign-in checks and fan-out share the loop with joins).
     shed_at_lag_s: float = 1.0
+    # Leaves running at once (their own lane: they never wait for the other work).
+    max_leaves_in_flight: int = 16
 
 
 ADMITTED = Counter("tack_admission_admitted_total", "Work admitted by an admission gate.", ["gate", "priority"])
@@ -118,6 +124,16 @@ class AdmissionGate:
         # without a walk through the whole line for each newcomer.
         self._waiting = [0] * len(Priority)
         self._order = itertools.count()
+        # Work started in this turn of the event loop. Work under a gate rarely waits (SQLite
+        # statements run on the loop and return at once), so a crowd that arrived in one turn would
+        # all run in that turn, and the loop would serve nothing else meanwhile: at most
+        # max_in_flight start per turn; the others wait for the next one.
+        self._turn_starts = 0
+        # The leaves' lane: patient, never refused; a line of its own (see the module docstring).
+        self._leaving: AdmissionGate | None = None
+        if self.config.max_leaves_in_flight:
+            self._leaving = AdmissionGate(f"{name}_leaving", AdmissionConfig(
+                max_in_flight=self.config.max_leaves_in_flight, max_queue=0, max_leaves_in_flight=0))
         # (when, how long) of recent waits worth telling anyone about, for early warnings.
         self._recent_waits: deque[tuple[float, float]] = deque(maxlen=10_000)
         # Completions per second, smoothed: how fast the line moves, for Retry-After.
@@ -137,10 +153,10 @@ class AdmissionGate:
 
     @contextlib.asynccontextmanager
     async def admit(self, priority: Priority) -> AsyncIterator[None]:
-        if priority == Priority.leave:
-            # Never queued, never refused, and not counted against the others' capacity.
-            ADMITTED.labels(self.name, priority.name).inc()
-            yield
+        if priority == Priority.leave and self._leaving is not None:
+            # Never refused, and not counted against the others' capacity: a lane of its own.
+            async with self._leaving.admit(priority):
+                yield
             return
         await self._enter(priority)
         try:
@@ -152,13 +168,14 @@ class AdmissionGate:
         config = self.config
         if priority >= Priority.attendee and current_lag() >= config.shed_at_lag_s:
             self._refuse("overloaded", self._ahead_of(priority) + 1)
-        if self.in_flight < config.max_in_flight and not self._ahead_of(priority):
+        if self.in_flight < config.max_in_flight and not self._ahead_of(priority) and self._turn_open():
+            self._count_turn_start()
             self._start(priority, waited=0.0)
             return
         position = self._ahead_of(priority) + 1
         # A rejoin holds a seat already: it goes to the front of the line and is never turned away
         # (it costs little, and a person who dropped must get back in).
-        patient = priority == Priority.rejoin
+        patient = priority <= Priority.rejoin
         if self.queued >= config.max_queue and not patient:
             self._refuse("queue_full", position)
         loop = asyncio.get_running_loop()
@@ -210,17 +227,31 @@ class AdmissionGate:
         IN_FLIGHT.labels(self.name).set(self.in_flight)
 
     def _wake(self) -> None:
-        """Let the first waiters in, as far as capacity allows; the place is taken for them now, so
-        nobody who arrives meanwhile can jump the line."""
-        while self._queue and self.in_flight < self.config.max_in_flight:
+        """Let the first waiters in, as far as capacity and this turn allow; the place is taken for
+        them now, so nobody who arrives meanwhile can jump the line."""
+        while self._queue and self.in_flight < self.config.max_in_flight and self._turn_open():
             waiter = heapq.heappop(self._queue)
             if not waiter.waiting or waiter.future.done():
                 self._stop_waiting(waiter)
                 continue
             self._stop_waiting(waiter)
             self.in_flight += 1
+            self._count_turn_start()
             waiter.future.set_result(None)
         QUEUED.labels(self.name).set(self.queued)
+
+    def _turn_open(self) -> bool:
+        return self._turn_starts < self.config.max_in_flight
+
+    def _count_turn_start(self) -> None:
+        if self._turn_starts == 0:
+            # Runs at the start of the next turn (after what is ready now).
+            asyncio.get_running_loop().call_soon(self._next_turn)
+        self._turn_starts += 1
+
+    def _next_turn(self) -> None:
+        self._turn_starts = 0
+        self._wake()
 
     def _stop_waiting(self, waiter: _Waiter) -> None:
         if waiter.waiting:

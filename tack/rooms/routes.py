@@ -167,9 +167,15 @@ async def join_room(room_id: IdPath, body: JoinIn, ctx: OrgMember, db: DB) -> Ti
 
 
 @router.post(ROOM + "/leave", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@deferred_write
 async def leave_room(room_id: IdPath, ctx: OrgMember, db: DB) -> Response:
     """Leave. Always succeeds: under overload, when not in the room, when the room has ended."""
-    await service.leave(db, ctx, room_id)
+    # Leaves have a lane of their own, never refused (tack/core/admission.py); waiting in it holds
+    # nothing, as for joins.
+    await release_connection(db)
+    async with admitted(Priority.leave):
+        await begin_write(db)
+        await service.leave(db, ctx, room_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -331,7 +337,10 @@ async def guest_hand(guest_code: GuestCodePath, body: GuestHandIn, request: Requ
 
 
 @router.post(GUEST + "/leave", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@deferred_write
 async def guest_leave(guest_code: GuestCodePath, body: GuestTicketIn, db: DB) -> Response:
     """Leave. Always succeeds."""
-    await guests.leave(db, guest_code, body.ticket)
+    async with admitted(Priority.leave):
+        await begin_write(db)
+        await guests.leave(db, guest_code, body.ticket)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
