@@ -142,10 +142,12 @@ async def test_a_lagging_loop_turns_newcomers_away_at_once_but_not_rejoins_or_ho
         pass
 
 
-async def test_a_crowd_that_arrives_in_one_turn_starts_a_few_per_turn() -> None:
+@pytest.mark.parametrize("in_flight,per_turn", [(4, 0), (100, 4)])
+async def test_a_crowd_that_arrives_in_one_turn_starts_a_few_per_turn(in_flight: int, per_turn: int) -> None:
     """Work that never waits (SQLite statements on the loop) would otherwise all run in one turn of
     the loop, which would serve nothing else meanwhile."""
-    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=4, max_queue=100, max_wait_s=5))
+    gate = AdmissionGate("test", AdmissionConfig(max_in_flight=in_flight, max_queue=100, max_wait_s=5,
+                                                 max_starts_per_turn=per_turn))
     turn = 0
     ticking = True
 

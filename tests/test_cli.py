@@ -122,3 +122,48 @@ def test_events_prune(tack):
     assert "Deleted 0 events older than 7 days." in tack("events", "prune")
     assert "Deleted 0 events older than 0.5 days." in tack("events", "prune", "--days", "0.5")
     assert "kept forever" in tack("events", "prune", "--days", "0")
+
+
+def test_serve_listens_on_several_sockets_of_one_port():
+    """Each socket takes new connections on its own; the kernel spreads them over all of them."""
+    import socket
+
+    from tack.cli import listening_sockets
+
+    sockets = listening_sockets("127.0.0.1", 0, 4, backlog=16)
+    assert sockets is not None and len(sockets) == 4
+    try:
+        ports = {sock.getsockname()[1] for sock in sockets}
+        assert len(ports) == 1  # port 0: all on the port the first was given
+        (port,) = ports
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(40)]
+        accepted = 0
+        for sock in sockets:
+            sock.setblocking(False)
+            while True:
+                try:
+                    sock.accept()[0].close()
+                except BlockingIOError:
+                    break
+                accepted += 1
+        assert accepted == 40
+        for client in clients:
+            client.close()
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert listening_sockets("127.0.0.1", 0, 1, backlog=16) is None  # one: uvicorn's own
+
+
+def test_serve_on_a_port_in_use_says_so(tack):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        output = tack("serve", "--no-migrate", "--port", str(taken.getsockname()[1]), code=1,
+                      env={"TACK_LISTEN_SOCKETS": "2"})
+    finally:
+        taken.close()
+    assert "Cannot listen on 127.0.0.1:" in output and "another server" in output

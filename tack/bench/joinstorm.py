@@ -1159,16 +1159,24 @@ class JoinStorm:
     async def leave(self, s: Student) -> None:
         s.left = True
         began = time.perf_counter()
-        try:
-            response = await self.http.request("POST", self._path(s.classroom.room_id, "leave"), s.person.headers())
-        except TransportError as exc:
-            self._fail(s, "leave", str(exc))
-        else:
-            if response.status == 204:
-                self.leave_latencies.append(time.perf_counter() - began)
+        # Leaving is idempotent: an app whose request got no answer (counted in transport_errors)
+        # sends it again, until the give-up deadline.
+        s.deadline = time.perf_counter() + self.config.give_up
+        while True:
+            try:
+                response = await self.http.request("POST", self._path(s.classroom.room_id, "leave"),
+                                                   s.person.headers())
+            except TransportError as exc:
+                self.transport_errors += 1
+                if await self._backoff(s, "leave", str(exc)):
+                    continue
             else:
-                self.other_statuses[f"leave {response.status}"] += 1
-                self._fail(s, "leave", response.describe())
+                if response.status == 204:
+                    self.leave_latencies.append(time.perf_counter() - began)
+                else:
+                    self.other_statuses[f"leave {response.status}"] += 1
+                    self._fail(s, "leave", response.describe())
+            break
         if s.stream is not None:
             await s.stream.close()
 

@@ -83,6 +83,8 @@ class AdmissionConfig:
     shed_at_lag_s: float = 1.0
     # Leaves running at once (their own lane: they never wait for the other work).
     max_leaves_in_flight: int = 16
+    # Work that may start in one turn of the event loop (0: as many as may run at once).
+    max_starts_per_turn: int = 0
 
 
 ADMITTED = Counter("tack_admission_admitted_total", "Work admitted by an admission gate.", ["gate", "priority"])
@@ -241,7 +243,7 @@ class AdmissionGate:
         QUEUED.labels(self.name).set(self.queued)
 
     def _turn_open(self) -> bool:
-        return self._turn_starts < self.config.max_in_flight
+        return self._turn_starts < (self.config.max_starts_per_turn or self.config.max_in_flight)
 
     def _count_turn_start(self) -> None:
         if self._turn_starts == 0:
@@ -296,6 +298,7 @@ class AdmissionGate:
 _gates: dict[str, AdmissionGate] = {}
 ROOM_JOIN = "room_join"
 STREAM_OPEN = "stream_open"
+STREAM_OPEN_STARTS_PER_TURN = 32
 
 
 def process_gate(name: str = ROOM_JOIN) -> AdmissionGate | None:
@@ -311,7 +314,11 @@ def process_gate(name: str = ROOM_JOIN) -> AdmissionGate | None:
     if gate is None:
         shed = settings.admission_shed_at_lag_seconds or math.inf
         if name == STREAM_OPEN:
+            # An opening waits on the loop several times (the organizations' state, the replay,
+            # the first frames), so under load it spans several turns of a busy loop: many may be
+            # under way at once, but only a few start per turn.
             config = AdmissionConfig(max_in_flight=settings.stream_opens_in_flight,
+                                     max_starts_per_turn=STREAM_OPEN_STARTS_PER_TURN,
                                      max_queue=settings.stream_open_queue,
                                      max_wait_s=settings.stream_open_wait_seconds, shed_at_lag_s=shed)
         else:

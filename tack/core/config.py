@@ -53,11 +53,25 @@ class Settings(BaseSettings):
     stream_recheck_seconds: float = 30.0
     # Stream connections opened (hello to live) at once per process, how many may wait, and how long,
     # before the answer is "busy, come back in N s" (4503); TACK_ROOM_ADMISSION=off turns it off too.
-    stream_opens_in_flight: int = 16
+    stream_opens_in_flight: int = 256
     stream_open_queue: int = 10000
     # Waiting costs a socket and a coroutine; a refusal costs the client a new handshake and sign-in
     # check, so connections wait rather long (but less than a heartbeat timeout).
     stream_open_wait_seconds: float = 30.0
+    # Requests and stream connections that start per turn of the event loop; the others wait for
+    # the next turns (tack/core/pacing.py), a request at most front_door_wait_seconds before it is
+    # answered 429 busy. 0 lets all start at once.
+    requests_per_turn: int = 200
+    front_door_wait_seconds: float = 10.0
+    # Listening sockets on the port (SO_REUSEPORT), in one server process: each takes one new
+    # connection per turn of the event loop, so more let a storm of new connections in faster, but
+    # in the join storm of docs/benchmarks.md 8 let in more work than one process could carry
+    # (stream connections waited longest): 1, uvicorn's own, unless measured otherwise.
+    listen_sockets: int = 1
+    # Seconds an idle HTTP connection is kept open for the client's next request. Phones and
+    # browsers keep theirs for a minute or more; closing them sooner makes every later request pay
+    # for a new connection, which a server under a join storm accepts only slowly.
+    http_keep_alive_seconds: float = 75.0
     # Origins besides the server's own whose pages may open the stream with the session cookie.
     stream_allowed_origins: str = ""
     # Turns on test-only endpoints; never set it in production.

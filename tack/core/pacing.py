@@ -1,0 +1,165 @@
+"""The front door: at most a few requests start in each turn of the event loop.
+
+A request rarely waits once it has started (SQLite statements run on the loop and return at once),
+so requests that arrive together run one after the other in the same turn of the loop, and while
+they run the loop reads nothing, sends nothing and accepts no connection. When a whole school
+leaves a class at once, ten thousand requests arrive on kept-alive connections within the same
+turn: the loop would serve nothing else for half a minute, heartbeats would go unread and every
+stream would look silent. So `TurnPacer` lets `per_turn` requests and stream connections start per
+turn; the others wait in line (a socket and a future each) and start in the next turns, in order,
+leaves first: a person must always be able to go. Between two turns the loop does everything else.
+
+Nobody waits here without an answer for long: a request that has waited `max_wait_s` is answered
+429 `busy` with a Retry-After at once, from here, without any of the work behind (a few dozen
+microseconds instead of a sign-in check and a refusal by admission control), so a person is told to
+come back instead of waiting for a timeout. Leaves are never turned away. Stream connections are not
+either: they have a gate of their own behind (close 4503 with `retry_after`).
+
+The wait in this line is not counted as event-loop lag: a line that forms for a moment would
+otherwise turn every newcomer away for many seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from typing import Any
+
+from prometheus_client import Gauge, Histogram
+
+QUEUED = Gauge("tack_front_door_queued", "Requests waiting for their turn of the event loop.")
+WAITED = Histogram(
+    "tack_front_door_wait_seconds", "How long requests waited for their turn of the event loop.",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+TURNED_AWAY = Gauge("tack_front_door_turned_away", "Requests answered busy after waiting too long for their turn.")
+
+
+class DoorBusy(Exception):
+    """Waited too long at the front door."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class TurnPacer:
+    def __init__(self, per_turn: int, max_wait_s: float = 10.0) -> None:
+        self.per_turn = per_turn
+        self.max_wait_s = max_wait_s
+        self.turned_away = 0
+        # Requests let through in the last second, and when that second began: how fast the line
+        # moves, for Retry-After.
+        self._released = 0
+        self._rate = float(per_turn)
+        self._second = time.monotonic()
+        self.started = 0  # in this turn
+        # (since, future): the urgent line (leaves) goes before the other.
+        self._urgent: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._line: deque[tuple[float, asyncio.Future[None]]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._urgent) + len(self._line)
+
+    def oldest_wait(self) -> float:
+        """How long the longest waiter has waited (0 when nobody waits)."""
+        oldest = min((line[0][0] for line in (self._urgent, self._line) if line), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    async def turn(self, *, urgent: bool = False) -> None:
+        """Return when the caller may start: at once, or in a later turn."""
+        if self.started < self.per_turn and not self._urgent and (urgent or not self._line):
+            self._count()
+            return
+        since = time.monotonic()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._line).append((since, future))
+        QUEUED.set(self.queued)
+        await future  # cancelled (the client left): the marker skips it
+        WAITED.observe(time.monotonic() - since)
+
+    def _count(self) -> None:
+        if self.started == 0:
+            # Runs at the start of the next turn, before what this turn let in.
+            asyncio.get_running_loop().call_soon(self._next_turn)
+        self.started += 1
+
+    def _next_turn(self) -> None:
+        self.started = 0
+        now = time.monotonic()
+        if now - self._second >= 1.0:
+            self._rate = max(1.0, self._released / (now - self._second))
+            self._released, self._second = 0, now
+        for line in (self._urgent, self._line):
+            while line and self.started < self.per_turn:
+                _, future = line.popleft()
+                if future.done():
+                    continue
+                self._count()
+                self._released += 1
+                future.set_result(None)
+        # Whoever has waited too long is answered now (the oldest are at the front of the line).
+        line = self._line
+        while line and now - line[0][0] > self.max_wait_s:
+            _, future = line.popleft()
+            if not future.done():
+                self.turned_away += 1
+                TURNED_AWAY.set(self.turned_away)
+                future.set_exception(DoorBusy(self.retry_after()))
+        QUEUED.set(self.queued)
+
+    def retry_after(self) -> int:
+        """When the line as it stands will have been served, in whole seconds (2 to 60)."""
+        return max(2, min(60, math.ceil(self.queued / self._rate)))
+
+
+_pacer: TurnPacer | None = None
+
+
+def front_door() -> TurnPacer | None:
+    """This process's pacer (None when TACK_REQUESTS_PER_TURN is 0)."""
+    return _pacer
+
+
+def _urgent(scope: dict[str, Any]) -> bool:
+    return scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path", "").endswith("/leave")
+
+
+class FrontDoor:
+    """ASGI middleware, outermost: every request and stream connection waits for its turn."""
+
+    def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0) -> None:
+        global _pacer
+        self.app = app
+        self.pacer = TurnPacer(per_turn, max_wait_s) if per_turn > 0 else None
+        _pacer = self.pacer
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.pacer is not None and scope["type"] in ("http", "websocket"):
+            urgent = _urgent(scope) or scope["type"] == "websocket"
+            try:
+                await self.pacer.turn(urgent=urgent)
+            except DoorBusy as busy:
+                await _answer_busy(send, busy.retry_after)
+                return
+        await self.app(scope, receive, send)
+
+
+_BUSY_MESSAGE = "The server is very busy right now. You are in line; trying again shortly."
+
+
+async def _answer_busy(send: Any, retry_after: int) -> None:
+    """The envelope of `busy` (tack/core/admission.py), written straight to the client."""
+    body = json.dumps({"error": {"code": "busy", "message": _BUSY_MESSAGE, "details": {
+        "reason": "front_door", "retry_after": retry_after, "gate": "front_door"}}}).encode()
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,96 @@
+"""The front door (tack/core/pacing.py): a crowd that arrives at once starts a few per turn of the
+event loop, in order, leaves first; a waiter that gives up costs nobody a place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from tack.core.pacing import DoorBusy, TurnPacer, _answer_busy
+
+
+class Turns:
+    """Counts the turns of the event loop."""
+
+    def __init__(self) -> None:
+        self.turn = 0
+        self.ticking = True
+        asyncio.get_running_loop().call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self.turn += 1
+        if self.ticking:
+            asyncio.get_running_loop().call_soon(self._tick)
+
+
+async def test_a_crowd_starts_a_few_per_turn_in_order_leaves_first() -> None:
+    pacer = TurnPacer(per_turn=5)
+    turns = Turns()
+    started: list[tuple[int, str]] = []
+
+    async def request(name: str, urgent: bool = False) -> None:
+        await pacer.turn(urgent=urgent)
+        started.append((turns.turn, name))
+
+    crowd = [request(f"join{n}") for n in range(30)] + [request(f"leave{n}", urgent=True) for n in range(5)]
+    await asyncio.gather(*crowd)
+    turns.ticking = False
+    per_turn: dict[int, int] = {}
+    for turn, _ in started:
+        per_turn[turn] = per_turn.get(turn, 0) + 1
+    assert len(started) == 35 and max(per_turn.values()) <= 5, per_turn
+    names = [name for _, name in started]
+    # The first five came in before anyone waited; of those who waited, the leaves went first.
+    assert names[:5] == [f"join{n}" for n in range(5)]
+    assert names[5:10] == [f"leave{n}" for n in range(5)]
+    assert names[10:] == [f"join{n}" for n in range(5, 30)]
+    assert pacer.queued == 0
+
+
+async def test_a_waiter_that_gives_up_is_skipped() -> None:
+    pacer = TurnPacer(per_turn=1)
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[int, float]] = []
+    # All in one turn of the loop: the first takes its place, two wait, then the loop is held.
+    first = asyncio.create_task(pacer.turn())
+    gone = asyncio.create_task(pacer.turn())
+    stays = asyncio.create_task(pacer.turn())
+    loop.call_soon(time.sleep, 0.05)
+    loop.call_soon(lambda: seen.append((pacer.queued, pacer.oldest_wait())))
+    loop.call_soon(gone.cancel)
+    await asyncio.wait_for(asyncio.gather(first, stays), timeout=1)
+    queued, waited = seen[0]
+    assert queued == 2 and waited >= 0.05
+    assert gone.cancelled()
+    assert pacer.queued == 0 and pacer.oldest_wait() == 0.0
+
+
+async def test_a_request_that_waited_too_long_is_told_busy_at_once() -> None:
+    pacer = TurnPacer(per_turn=1, max_wait_s=0.01)
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(pacer.turn())
+    late = asyncio.create_task(pacer.turn())
+    leave = asyncio.create_task(pacer.turn(urgent=True))
+    loop.call_soon(time.sleep, 0.05)  # the loop is held: both wait longer than 10 ms
+    await first
+    with pytest.raises(DoorBusy) as busy:
+        await late
+    assert 2 <= busy.value.retry_after <= 60
+    await asyncio.wait_for(leave, timeout=1)  # leaves are never turned away
+    assert pacer.turned_away == 1
+
+
+async def test_the_front_door_answers_busy_with_the_envelope_and_retry_after() -> None:
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await _answer_busy(send, 7)
+    start, body = sent
+    assert start["status"] == 429 and (b"retry-after", b"7") in start["headers"]
+    error = json.loads(body["body"])["error"]
+    assert error["code"] == "busy" and error["details"]["retry_after"] == 7
