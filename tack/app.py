@@ -88,7 +88,8 @@ def create_app() -> FastAPI:
     app.add_middleware(KeepServerSend)
     # Outermost: a crowd that arrives at once starts a few per turn of the event loop.
     app.add_middleware(FrontDoor, per_turn=get_settings().requests_per_turn,
-                       max_wait_s=get_settings().front_door_wait_seconds)
+                       max_wait_s=get_settings().front_door_wait_seconds,
+                       shed_after_s=get_settings().front_door_shed_after_seconds)
     # The busiest domains first: FastAPI tries routes in order (each domain's router turns away the
     # paths that are not its own at once, tack/core/routing.py). No two domains' routes match the same
     # path (tests/test_routing.py), so the order changes nothing else.

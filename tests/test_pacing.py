@@ -94,3 +94,62 @@ async def test_the_front_door_answers_busy_with_the_envelope_and_retry_after() -
     assert start["status"] == 429 and (b"retry-after", b"7") in start["headers"]
     error = json.loads(body["body"])["error"]
     assert error["code"] == "busy" and error["details"]["retry_after"] == 7
+
+
+async def test_while_the_line_is_long_newcomers_are_told_busy_at_once_but_not_leaves() -> None:
+    pacer = TurnPacer(per_turn=1, max_wait_s=60, shed_after_s=0.01)
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(pacer.turn())
+    waiting = asyncio.create_task(pacer.turn())
+    loop.call_soon(time.sleep, 0.05)  # the one in line has now waited longer than 10 ms
+    answers: list[str] = []
+
+    def arrive() -> None:  # a newcomer in this same turn, while the line is old
+        newcomer = pacer.turn()
+        try:
+            newcomer.send(None)
+            answers.append("queued")
+        except DoorBusy:
+            answers.append("busy")
+        finally:
+            newcomer.close()
+
+    loop.call_soon(arrive)
+    leaving = loop.create_future()
+    loop.call_soon(lambda: leaving.set_result(asyncio.ensure_future(pacer.turn(urgent=True))))
+    await first
+    await asyncio.wait_for(asyncio.gather(waiting, await leaving), timeout=1)
+    assert answers == ["busy"] and pacer.turned_away == 1
+
+
+@pytest.mark.parametrize("scope,body,urgent", [
+    ({"type": "websocket", "path": "/api/v1/stream"}, b"", True),
+    ({"type": "http", "method": "POST", "path": "/api/v1/orgs/o/rooms/r/leave"}, b"", True),
+    ({"type": "http", "method": "POST", "path": "/api/v1/orgs/o/rooms/r/join"}, b'{"ticket": "t.k.n"}', True),
+    ({"type": "http", "method": "POST", "path": "/api/v1/guest/rooms/c/join"}, b'{"ticket": "t.k.n", "x": 1}', True),
+    ({"type": "http", "method": "POST", "path": "/api/v1/orgs/o/rooms/r/join"}, b"{}", False),
+    ({"type": "http", "method": "POST", "path": "/api/v1/orgs/o/rooms/r/join"}, b'{"ticket": null}', False),
+    ({"type": "http", "method": "POST", "path": "/api/v1/orgs/o/rooms/r/join"}, b"not json", False),
+    ({"type": "http", "method": "GET", "path": "/api/v1/orgs/o/rooms/r"}, b"", False),
+])
+async def test_the_door_knows_leaves_rejoins_and_streams_and_hands_the_body_on(scope, body, urgent) -> None:
+    from tack.core.pacing import _urgency
+
+    messages = [{"type": "http.request", "body": body[:5], "more_body": True},
+                {"type": "http.request", "body": body[5:], "more_body": False}]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    found, replay = await _urgency(scope, receive)
+    assert found is urgent
+    if scope["type"] == "http":
+        seen = b""
+        while True:
+            message = await replay()
+            if message["type"] != "http.request":
+                break
+            seen += message["body"]
+            if not message.get("more_body"):
+                break
+        assert seen == body  # the application reads the request as it came

@@ -320,7 +320,8 @@ def process_gate(name: str = ROOM_JOIN) -> AdmissionGate | None:
             config = AdmissionConfig(max_in_flight=settings.stream_opens_in_flight,
                                      max_starts_per_turn=STREAM_OPEN_STARTS_PER_TURN,
                                      max_queue=settings.stream_open_queue,
-                                     max_wait_s=settings.stream_open_wait_seconds, shed_at_lag_s=shed)
+                                     max_wait_s=settings.stream_open_wait_seconds,
+                                     shed_at_lag_s=shed if settings.stream_open_shed_at_lag else math.inf)
         else:
             config = AdmissionConfig(max_in_flight=settings.room_joins_in_flight,
                                      max_queue=settings.room_join_queue,

@@ -58,11 +58,17 @@ class Settings(BaseSettings):
     # Waiting costs a socket and a coroutine; a refusal costs the client a new handshake and sign-in
     # check, so connections wait rather long (but less than a heartbeat timeout).
     stream_open_wait_seconds: float = 30.0
+    # Whether stream connections are also turned away at once while the event loop runs late
+    # (TACK_ADMISSION_SHED_AT_LAG_SECONDS), like new attendees.
+    stream_open_shed_at_lag: bool = True
     # Requests and stream connections that start per turn of the event loop; the others wait for
     # the next turns (tack/core/pacing.py), a request at most front_door_wait_seconds before it is
     # answered 429 busy. 0 lets all start at once.
     requests_per_turn: int = 200
     front_door_wait_seconds: float = 10.0
+    # While a request has waited this long at the front door, newcomers are answered 429 busy at
+    # once (leaves and rejoins never are). 0: they join the line.
+    front_door_shed_after_seconds: float = 0.0
     # Listening sockets on the port (SO_REUSEPORT), in one server process: each takes one new
     # connection per turn of the event loop, so more let a storm of new connections in faster, but
     # in the join storm of docs/benchmarks.md 8 let in more work than one process could carry

@@ -12,8 +12,10 @@ leaves first: a person must always be able to go. Between two turns the loop doe
 Nobody waits here without an answer for long: a request that has waited `max_wait_s` is answered
 429 `busy` with a Retry-After at once, from here, without any of the work behind (a few dozen
 microseconds instead of a sign-in check and a refusal by admission control), so a person is told to
-come back instead of waiting for a timeout. Leaves are never turned away. Stream connections are not
-either: they have a gate of their own behind (close 4503 with `retry_after`).
+come back instead of waiting for a timeout; and while the line's oldest has waited `shed_after_s`,
+newcomers are told so at once. Leaves and rejoins (a join with its ticket) are never turned away,
+and go first. Stream connections are not turned away either: they have a gate of their own behind
+(close 4503 with `retry_after`).
 
 The wait in this line is not counted as event-loop lag: a line that forms for a moment would
 otherwise turn every newcomer away for many seconds.
@@ -49,9 +51,12 @@ class DoorBusy(Exception):
 
 
 class TurnPacer:
-    def __init__(self, per_turn: int, max_wait_s: float = 10.0) -> None:
+    def __init__(self, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
         self.per_turn = per_turn
         self.max_wait_s = max_wait_s
+        # While the line's oldest has waited this long, newcomers who may be turned away are told
+        # `busy` at once instead of joining it (0: they always join it).
+        self.shed_after_s = shed_after_s
         self.turned_away = 0
         # Requests let through in the last second, and when that second began: how fast the line
         # moves, for Retry-After.
@@ -59,7 +64,7 @@ class TurnPacer:
         self._rate = float(per_turn)
         self._second = time.monotonic()
         self.started = 0  # in this turn
-        # (since, future): the urgent line (leaves) goes before the other.
+        # (since, future): the urgent line (leaves, rejoins, stream connections) goes first.
         self._urgent: deque[tuple[float, asyncio.Future[None]]] = deque()
         self._line: deque[tuple[float, asyncio.Future[None]]] = deque()
 
@@ -78,6 +83,10 @@ class TurnPacer:
             self._count()
             return
         since = time.monotonic()
+        if not urgent and self.shed_after_s and self._line and since - self._line[0][0] > self.shed_after_s:
+            self.turned_away += 1
+            TURNED_AWAY.set(self.turned_away)
+            raise DoorBusy(self.retry_after())
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._urgent if urgent else self._line).append((since, future))
         QUEUED.set(self.queued)
@@ -127,22 +136,53 @@ def front_door() -> TurnPacer | None:
     return _pacer
 
 
-def _urgent(scope: dict[str, Any]) -> bool:
-    return scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path", "").endswith("/leave")
+async def _urgency(scope: dict[str, Any], receive: Any) -> tuple[bool, Any]:
+    """Whether the request goes first (a leave, a rejoin with its ticket, a stream connection, which
+    has a gate of its own), and the `receive` the application is to read the request from."""
+    if scope["type"] == "websocket":
+        return True, receive
+    if scope.get("method") != "POST":
+        return False, receive
+    path = scope.get("path", "")
+    if path.endswith("/leave"):
+        return True, receive
+    if not path.endswith("/join"):
+        return False, receive
+    # A join with a ticket is a rejoin: its seat is held, and it must get back in. The body is a
+    # few bytes, read here and handed on unchanged.
+    messages: list[dict[str, Any]] = []
+    body = b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body") or len(body) > 8192:
+            break
+
+    async def replay() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    try:
+        ticket = json.loads(body).get("ticket") if body else None
+    except (ValueError, AttributeError):
+        ticket = None  # the application answers what is wrong with it
+    return bool(ticket), replay
 
 
 class FrontDoor:
     """ASGI middleware, outermost: every request and stream connection waits for its turn."""
 
-    def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0) -> None:
+    def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
         global _pacer
         self.app = app
-        self.pacer = TurnPacer(per_turn, max_wait_s) if per_turn > 0 else None
+        self.pacer = TurnPacer(per_turn, max_wait_s, shed_after_s) if per_turn > 0 else None
         _pacer = self.pacer
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self.pacer is not None and scope["type"] in ("http", "websocket"):
-            urgent = _urgent(scope) or scope["type"] == "websocket"
+            urgent, receive = await _urgency(scope, receive)
             try:
                 await self.pacer.turn(urgent=urgent)
             except DoorBusy as busy:
