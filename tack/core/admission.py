@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from tack.core.errors import TackError
 from tack.core.loop_lag import current_lag
+from tack.core.pacing import TurnCounter
 
 # Waits shorter than this are not worth remembering for warnings.
 RECENT_WAIT_FLOOR_S = 0.05
@@ -130,7 +131,7 @@ class AdmissionGate:
         # statements run on the loop and return at once), so a crowd that arrived in one turn would
         # all run in that turn, and the loop would serve nothing else meanwhile: at most
         # max_in_flight start per turn; the others wait for the next one.
-        self._turn_starts = 0
+        self._turn = TurnCounter(self._wake)
         # The leaves' lane: patient, never refused; a line of its own (see the module docstring).
         self._leaving: AdmissionGate | None = None
         if self.config.max_leaves_in_flight:
@@ -171,7 +172,7 @@ class AdmissionGate:
         if priority >= Priority.attendee and current_lag() >= config.shed_at_lag_s:
             self._refuse("overloaded", self._ahead_of(priority) + 1)
         if self.in_flight < config.max_in_flight and not self._ahead_of(priority) and self._turn_open():
-            self._count_turn_start()
+            self._turn.add()
             self._start(priority, waited=0.0)
             return
         position = self._ahead_of(priority) + 1
@@ -238,22 +239,12 @@ class AdmissionGate:
                 continue
             self._stop_waiting(waiter)
             self.in_flight += 1
-            self._count_turn_start()
+            self._turn.add()
             waiter.future.set_result(None)
         QUEUED.labels(self.name).set(self.queued)
 
     def _turn_open(self) -> bool:
-        return self._turn_starts < (self.config.max_starts_per_turn or self.config.max_in_flight)
-
-    def _count_turn_start(self) -> None:
-        if self._turn_starts == 0:
-            # Runs at the start of the next turn (after what is ready now).
-            asyncio.get_running_loop().call_soon(self._next_turn)
-        self._turn_starts += 1
-
-    def _next_turn(self) -> None:
-        self._turn_starts = 0
-        self._wake()
+        return self._turn.count < (self.config.max_starts_per_turn or self.config.max_in_flight)
 
     def _stop_waiting(self, waiter: _Waiter) -> None:
         if waiter.waiting:

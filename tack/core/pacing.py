@@ -28,6 +28,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Gauge, Histogram
@@ -50,6 +51,25 @@ class DoorBusy(Exception):
         self.retry_after = retry_after
 
 
+class TurnCounter:
+    """Counts what started in this turn of the event loop; `on_next_turn` runs when the next turn
+    begins (before what this turn let in runs), with the count back at 0."""
+
+    def __init__(self, on_next_turn: Callable[[], None]) -> None:
+        self.count = 0
+        self._on_next_turn = on_next_turn
+
+    def add(self) -> None:
+        if self.count == 0:
+            # A callback scheduled now runs in the next turn, ahead of what is scheduled after it.
+            asyncio.get_running_loop().call_soon(self._next_turn)
+        self.count += 1
+
+    def _next_turn(self) -> None:
+        self.count = 0
+        self._on_next_turn()
+
+
 class TurnPacer:
     def __init__(self, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
         self.per_turn = per_turn
@@ -63,7 +83,7 @@ class TurnPacer:
         self._released = 0
         self._rate = float(per_turn)
         self._second = time.monotonic()
-        self.started = 0  # in this turn
+        self._turn = TurnCounter(self._next_turn)
         # (since, future): the urgent line (leaves, rejoins, stream connections) goes first.
         self._urgent: deque[tuple[float, asyncio.Future[None]]] = deque()
         self._line: deque[tuple[float, asyncio.Future[None]]] = deque()
@@ -79,8 +99,8 @@ class TurnPacer:
 
     async def turn(self, *, urgent: bool = False) -> None:
         """Return when the caller may start: at once, or in a later turn."""
-        if self.started < self.per_turn and not self._urgent and (urgent or not self._line):
-            self._count()
+        if self._turn.count < self.per_turn and not self._urgent and (urgent or not self._line):
+            self._turn.add()
             return
         since = time.monotonic()
         if not urgent and self.shed_after_s and self._line and since - self._line[0][0] > self.shed_after_s:
@@ -93,24 +113,17 @@ class TurnPacer:
         await future  # cancelled (the client left): the marker skips it
         WAITED.observe(time.monotonic() - since)
 
-    def _count(self) -> None:
-        if self.started == 0:
-            # Runs at the start of the next turn, before what this turn let in.
-            asyncio.get_running_loop().call_soon(self._next_turn)
-        self.started += 1
-
     def _next_turn(self) -> None:
-        self.started = 0
         now = time.monotonic()
         if now - self._second >= 1.0:
             self._rate = max(1.0, self._released / (now - self._second))
             self._released, self._second = 0, now
         for line in (self._urgent, self._line):
-            while line and self.started < self.per_turn:
+            while line and self._turn.count < self.per_turn:
                 _, future = line.popleft()
                 if future.done():
                     continue
-                self._count()
+                self._turn.add()
                 self._released += 1
                 future.set_result(None)
         # Whoever has waited too long is answered now (the oldest are at the front of the line).
