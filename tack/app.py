@@ -87,16 +87,16 @@ def create_app() -> FastAPI:
     rooms_service.set_media_availability(media_service.known_available)
     app.add_middleware(KeepServerSend)
     # Outermost: a crowd that arrives at once starts a few per turn of the event loop.
-    app.add_middleware(FrontDoor, per_turn=get_settings().requests_per_turn,
-                       max_wait_s=get_settings().front_door_wait_seconds,
-                       shed_after_s=get_settings().front_door_shed_after_seconds)
+    settings = get_settings()
+    app.add_middleware(FrontDoor, per_turn=settings.requests_per_turn, max_wait_s=settings.front_door_wait_seconds,
+                       shed_after_s=settings.front_door_shed_after_seconds)
     # The busiest domains first: FastAPI tries routes in order (each domain's router turns away the
     # paths that are not its own at once, tack/core/routing.py). No two domains' routes match the same
     # path (tests/test_routing.py), so the order changes nothing else.
     for router in (rooms_router, chat_router, stream_router, media_router, orgs_router, identity_router):
         include_domain(app, router, prefix=API_PREFIX)
     app.include_router(health.router)
-    if get_settings().testing:
+    if settings.testing:
         from tack.stream.testing import router as testing_router
 
         app.include_router(testing_router, prefix=API_PREFIX)

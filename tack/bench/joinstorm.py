@@ -14,8 +14,9 @@ signs in with the password first; then POST .../rooms/{id}/join, and on 429 `bus
 Retry-After (plus jitter) and tries again until admitted or the give-up deadline; then opens the
 stream (/api/v1/stream) and waits for `live`; a stream told `busy` comes back after the
 `retry_after` the server gave. A share drops: closes the socket abruptly, then joins again with the
-ticket of its first join while the stream reconnects (the join must answer `rejoined: true`). When everyone is in (or has given up), all hold their connections for a while,
-then every student leaves (POST .../leave, 204) and closes the stream.
+ticket of its first join while the stream reconnects (the join must answer `rejoined: true`).
+When everyone is in (or has given up), all hold their connections for a while, then every student
+leaves (POST .../leave, 204, sent again when it got no answer) and closes the stream.
 
 One asyncio process drives it all, with two small clients of its own instead of httpx and
 websockets' connection objects: 10,000 people, each with a socket, are more than a general-purpose

@@ -31,16 +31,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 QUEUED = Gauge("tack_front_door_queued", "Requests waiting for their turn of the event loop.")
+OLDEST = Gauge("tack_front_door_oldest_wait_seconds", "How long the longest waiter at the front door has waited.")
 WAITED = Histogram(
     "tack_front_door_wait_seconds", "How long requests waited for their turn of the event loop.",
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-
-
-TURNED_AWAY = Gauge("tack_front_door_turned_away", "Requests answered busy after waiting too long for their turn.")
+TURNED_AWAY = Counter("tack_front_door_turned_away_total", "Requests the front door answered busy.")
 
 
 class DoorBusy(Exception):
@@ -104,9 +103,7 @@ class TurnPacer:
             return
         since = time.monotonic()
         if not urgent and self.shed_after_s and self._line and since - self._line[0][0] > self.shed_after_s:
-            self.turned_away += 1
-            TURNED_AWAY.set(self.turned_away)
-            raise DoorBusy(self.retry_after())
+            raise self._turn_away()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._urgent if urgent else self._line).append((since, future))
         QUEUED.set(self.queued)
@@ -131,22 +128,17 @@ class TurnPacer:
         while line and now - line[0][0] > self.max_wait_s:
             _, future = line.popleft()
             if not future.done():
-                self.turned_away += 1
-                TURNED_AWAY.set(self.turned_away)
-                future.set_exception(DoorBusy(self.retry_after()))
+                future.set_exception(self._turn_away())
         QUEUED.set(self.queued)
+
+    def _turn_away(self) -> DoorBusy:
+        self.turned_away += 1
+        TURNED_AWAY.inc()
+        return DoorBusy(self.retry_after())
 
     def retry_after(self) -> int:
         """When the line as it stands will have been served, in whole seconds (2 to 60)."""
         return max(2, min(60, math.ceil(self.queued / self._rate)))
-
-
-_pacer: TurnPacer | None = None
-
-
-def front_door() -> TurnPacer | None:
-    """This process's pacer (None when TACK_REQUESTS_PER_TURN is 0)."""
-    return _pacer
 
 
 async def _urgency(scope: dict[str, Any], receive: Any) -> tuple[bool, Any]:
@@ -185,13 +177,14 @@ async def _urgency(scope: dict[str, Any], receive: Any) -> tuple[bool, Any]:
 
 
 class FrontDoor:
-    """ASGI middleware, outermost: every request and stream connection waits for its turn."""
+    """ASGI middleware, in front of all of ours: every request and stream connection waits for its
+    turn."""
 
     def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
-        global _pacer
         self.app = app
         self.pacer = TurnPacer(per_turn, max_wait_s, shed_after_s) if per_turn > 0 else None
-        _pacer = self.pacer
+        if self.pacer is not None:
+            OLDEST.set_function(self.pacer.oldest_wait)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self.pacer is not None and scope["type"] in ("http", "websocket"):
