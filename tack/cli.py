@@ -151,51 +151,26 @@ def serve(
         # per-connection compression would redo the work for each one.
         ws_per_message_deflate=False,
     )
-    sockets = None
-    if workers == 1:
-        try:
-            sockets = listening_sockets(host, port, settings.listen_sockets, backlog=options["backlog"])
-        except OSError as exc:
-            _say(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server using that port?")
-            raise typer.Exit(1) from None
-    if sockets is None:
-        uvicorn.run(**options)
+    from tack.core.serving import Server, listening_sockets
+
+    config = uvicorn.Config(**options)
+    if workers > 1:
+        # uvicorn's supervisor binds one socket; each worker takes connections from it in bursts.
+        from uvicorn.supervisors import Multiprocess
+
+        server = Server(config)
+        Multiprocess(config, target=server.run, sockets=[config.bind_socket()]).run()
         return
     try:
-        uvicorn.Server(uvicorn.Config(**options)).run(sockets=sockets)
+        sockets = listening_sockets(host, port, settings.listen_sockets, backlog=options["backlog"])
+    except OSError as exc:
+        _say(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server using that port?")
+        raise typer.Exit(1) from None
+    try:
+        Server(config).run(sockets=sockets)
     finally:
         for sock in sockets:
             sock.close()
-
-
-def listening_sockets(host: str, port: int, count: int, *, backlog: int) -> list[Any] | None:
-    """`count` sockets listening on the same port (SO_REUSEPORT), or None for uvicorn's one.
-
-    uvloop takes one new connection per listening socket per turn of the event loop; under a storm
-    of new connections (8:00, a reconnect after a network blip) the turns are long and thousands of
-    people wait in the kernel's queue, where nobody can answer them. Each socket more takes one more
-    per turn; the kernel spreads new connections over them."""
-    import socket
-
-    if count <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        return None
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-            port = sock.getsockname()[1]  # port 0: the others share the port the first was given
-            sock.listen(backlog)
-            sock.set_inheritable(True)
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
 
 
 @app.command()

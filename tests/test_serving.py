@@ -1,0 +1,115 @@
+"""Taking new connections: many per turn of the event loop, and a pause when out of file descriptors."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+
+from tack.core import serving
+from tack.core.serving import BurstAcceptor, listening_sockets
+
+
+class Made(asyncio.Protocol):
+    made: list[asyncio.Transport] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        Made.made.append(transport)  # type: ignore[arg-type]
+
+
+async def _connect_many(port: int, count: int) -> list[socket.socket]:
+    # Plain blocking connects: the kernel completes them into the listening socket's queue.
+    return [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(count)]
+
+
+async def test_every_waiting_connection_is_taken_in_one_go():
+    """300 connections waiting in the kernel's queue are all taken when the socket is readable once,
+    not one per turn of the loop."""
+    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=1024)
+    clients = await _connect_many(sock.getsockname()[1], 300)
+    Made.made = []
+    acceptor = BurstAcceptor(asyncio.get_running_loop(), sock, Made)
+    try:
+        acceptor._accept()  # one readiness of the listening socket
+        assert acceptor.accepted == 300
+        for _ in range(20):
+            if len(Made.made) == 300:
+                break
+            await asyncio.sleep(0.01)
+        assert len(Made.made) == 300
+    finally:
+        acceptor.close()
+        for transport in Made.made:
+            transport.close()
+        for client in clients:
+            client.close()
+        sock.close()
+
+
+async def test_a_burst_is_bounded_and_the_rest_are_taken_in_the_next_turns():
+    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=1024)
+    clients = await _connect_many(sock.getsockname()[1], 50)
+    Made.made = []
+    acceptor = BurstAcceptor(asyncio.get_running_loop(), sock, Made, per_turn=20)
+    try:
+        acceptor._accept()
+        assert acceptor.accepted == 20
+        acceptor.start()
+        for _ in range(50):
+            if acceptor.accepted == 50 and len(Made.made) == 50:
+                break
+            await asyncio.sleep(0.01)
+        assert acceptor.accepted == 50 and len(Made.made) == 50
+    finally:
+        acceptor.close()
+        for transport in Made.made:
+            transport.close()
+        for client in clients:
+            client.close()
+        sock.close()
+
+
+class OutOfDescriptorsOnce:
+    """A listening socket whose first accept fails as when the process has no file descriptor left."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.failed = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def accept(self) -> tuple[socket.socket, object]:
+        if not self.failed:
+            self.failed = True
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.sock.accept()
+
+
+async def test_out_of_file_descriptors_pauses_taking_and_resumes(monkeypatch):
+    """Connections stay in the kernel's queue for a moment (not taken and dropped), then are taken."""
+    monkeypatch.setattr(serving, "FULL_PAUSE_S", 0.05)
+    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=64)
+    clients = await _connect_many(sock.getsockname()[1], 5)
+    Made.made = []
+    listening = OutOfDescriptorsOnce(sock)
+    acceptor = BurstAcceptor(asyncio.get_running_loop(), listening, Made)  # type: ignore[arg-type]
+    try:
+        acceptor.start()
+        await asyncio.sleep(0.02)
+        assert listening.failed and acceptor.accepted == 0  # paused, nothing taken, nothing dropped
+        for _ in range(50):
+            if len(Made.made) == 5:
+                break
+            await asyncio.sleep(0.01)
+        assert acceptor.accepted == 5 and len(Made.made) == 5
+    finally:
+        acceptor.close()
+        for transport in Made.made:
+            transport.close()
+        for client in clients:
+            client.close()
+        sock.close()
