@@ -89,7 +89,8 @@ def create_app() -> FastAPI:
     # Outermost: a crowd that arrives at once starts a few per turn of the event loop.
     settings = get_settings()
     app.add_middleware(FrontDoor, per_turn=settings.requests_per_turn, max_wait_s=settings.front_door_wait_seconds,
-                       shed_after_s=settings.front_door_shed_after_seconds)
+                       shed_after_s=settings.front_door_shed_after_seconds,
+                       target_turn_s=settings.front_door_turn_target_ms / 1000)
     # The busiest domains first: FastAPI tries routes in order (each domain's router turns away the
     # paths that are not its own at once, tack/core/routing.py). No two domains' routes match the same
     # path (tests/test_routing.py), so the order changes nothing else.

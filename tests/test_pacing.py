@@ -153,3 +153,41 @@ async def test_the_door_knows_leaves_rejoins_and_streams_and_hands_the_body_on(s
             if not message.get("more_body"):
                 break
         assert seen == body  # the application reads the request as it came
+
+
+async def test_fewer_start_per_turn_while_turns_are_long_and_more_again_once_short() -> None:
+    pacer = TurnPacer(per_turn=20, target_turn_s=0.005)
+    loop = asyncio.get_running_loop()
+    slow, running = True, True
+
+    def busy_turns() -> None:  # the rest of the loop's work: long turns, then short ones
+        if slow:
+            time.sleep(0.01)
+        if running:
+            loop.call_soon(busy_turns)
+
+    loop.call_soon(busy_turns)
+    allowances: list[int] = []
+
+    async def request() -> None:
+        await pacer.turn()
+        allowances.append(pacer.starts_per_turn)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(request() for _ in range(60))), timeout=10)
+        assert min(allowances) == 2 < 20  # long turns: down to the least
+        slow = False
+        await asyncio.wait_for(asyncio.gather(*(request() for _ in range(300))), timeout=10)
+        assert pacer.starts_per_turn == 20  # short turns again: back to all
+    finally:
+        running = False
+
+
+async def test_those_turned_away_are_told_to_come_back_one_after_the_other() -> None:
+    """Spread at the pace the line moves, not all at the same moment."""
+    pacer = TurnPacer(per_turn=1, max_wait_s=0.01)
+    pacer._rate = 10.0  # the line moves at 10 a second
+    told = [pacer.retry_after() for _ in range(100)]
+    assert told == sorted(told) and told[0] == 3 and told[-1] in (12, 13)  # 2 s, then 10 more each second
+    assert len(set(told)) == 10
+    assert max(pacer.retry_after() for _ in range(1000)) == 60  # never beyond a minute

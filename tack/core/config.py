@@ -69,10 +69,11 @@ class Settings(BaseSettings):
     # While a request has waited this long at the front door, newcomers are answered 429 busy at
     # once (leaves and rejoins never are). 0: they join the line.
     front_door_shed_after_seconds: float = 0.0
-    # Listening sockets on the port (SO_REUSEPORT), in one server process: each takes one new
-    # connection per turn of the event loop, so more let a storm of new connections in faster, but
-    # in the join storm of docs/benchmarks.md 8 let in more work than one process could carry
-    # (stream connections waited longest): 1, uvicorn's own, unless measured otherwise.
+    # While a turn of the event loop takes longer than this (milliseconds), fewer requests start per
+    # turn (down to 2), and more again once turns are shorter. 0: always requests_per_turn.
+    front_door_turn_target_ms: float = 100.0
+    # Listening sockets on the port (SO_REUSEPORT), in one server process; the kernel spreads new
+    # connections over them. Each is emptied in bursts (tack/core/serving.py), so one is enough.
     listen_sockets: int = 1
     # Seconds an idle HTTP connection is kept open for the client's next request. Phones and
     # browsers keep theirs for a minute or more; closing them sooner makes every later request pay

@@ -17,6 +17,13 @@ newcomers are told so at once. Leaves and rejoins (a join with its ticket) are n
 and go first. Stream connections are not turned away either: they have a gate of their own behind
 (close 4503 with `retry_after`).
 
+How many start per turn adapts to how long a turn takes: every turn the door measures how long a
+callback scheduled in the turn before waited to run (what every request's next step waits); while
+that is over `target_turn_s` the allowance shrinks by a third, and while it is under it grows again,
+up to `per_turn`. A loop busy with answers (HTTP parsing, fan-out, the work already started) lets
+fewer newcomers in, so what has started finishes, and the newcomers wait here, where they are told
+when to come back, instead of running into the gates' refusals, each after a sign-in check.
+
 The wait in this line is not counted as event-loop lag: a line that forms for a moment would
 otherwise turn every newcomer away for many seconds.
 """
@@ -40,6 +47,11 @@ WAITED = Histogram(
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 TURNED_AWAY = Counter("tack_front_door_turned_away_total", "Requests the front door answered busy.")
+ALLOWANCE = Gauge("tack_front_door_starts_per_turn", "Requests the front door lets start per turn of the event loop now.")
+# The allowance never falls below this: some work always starts.
+MIN_PER_TURN = 2
+# Bounds of the Retry-After of a request turned away (clients add their own jitter).
+MIN_RETRY_S, MAX_RETRY_S = 2, 60
 
 
 class DoorBusy(Exception):
@@ -52,26 +64,38 @@ class DoorBusy(Exception):
 
 class TurnCounter:
     """Counts what started in this turn of the event loop; `on_next_turn` runs when the next turn
-    begins (before what this turn let in runs), with the count back at 0."""
+    begins (before what this turn let in runs), with the count back at 0. `turn_latency` is how
+    long that call waited after the first start of the turn before: the rest of that turn and the
+    poll for I/O, i.e. what a step of any request waits for now."""
 
     def __init__(self, on_next_turn: Callable[[], None]) -> None:
         self.count = 0
+        self.turn_latency = 0.0
+        self._scheduled_at = 0.0
         self._on_next_turn = on_next_turn
 
     def add(self) -> None:
         if self.count == 0:
             # A callback scheduled now runs in the next turn, ahead of what is scheduled after it.
             asyncio.get_running_loop().call_soon(self._next_turn)
+            self._scheduled_at = time.monotonic()
         self.count += 1
 
     def _next_turn(self) -> None:
         self.count = 0
+        self.turn_latency = time.monotonic() - self._scheduled_at
         self._on_next_turn()
 
 
 class TurnPacer:
-    def __init__(self, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
+    def __init__(self, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0,
+                 target_turn_s: float = 0.0) -> None:
         self.per_turn = per_turn
+        # What may start this turn: per_turn at most, less while turns take longer than target_turn_s
+        # (0: always per_turn).
+        self.allowance = float(per_turn)
+        self.target_turn_s = target_turn_s
+        ALLOWANCE.set(per_turn)
         self.max_wait_s = max_wait_s
         # While the line's oldest has waited this long, newcomers who may be turned away are told
         # `busy` at once instead of joining it (0: they always join it).
@@ -82,6 +106,8 @@ class TurnPacer:
         self._released = 0
         self._rate = float(per_turn)
         self._second = time.monotonic()
+        # The moment the last person turned away was told to come back at.
+        self._next_return = 0.0
         self._turn = TurnCounter(self._next_turn)
         # (since, future): the urgent line (leaves, rejoins, stream connections) goes first.
         self._urgent: deque[tuple[float, asyncio.Future[None]]] = deque()
@@ -96,9 +122,13 @@ class TurnPacer:
         oldest = min((line[0][0] for line in (self._urgent, self._line) if line), default=None)
         return 0.0 if oldest is None else time.monotonic() - oldest
 
+    @property
+    def starts_per_turn(self) -> int:
+        return max(min(MIN_PER_TURN, self.per_turn), int(self.allowance))
+
     async def turn(self, *, urgent: bool = False) -> None:
         """Return when the caller may start: at once, or in a later turn."""
-        if self._turn.count < self.per_turn and not self._urgent and (urgent or not self._line):
+        if self._turn.count < self.starts_per_turn and not self._urgent and (urgent or not self._line):
             self._turn.add()
             return
         since = time.monotonic()
@@ -110,13 +140,24 @@ class TurnPacer:
         await future  # cancelled (the client left): the marker skips it
         WAITED.observe(time.monotonic() - since)
 
+    def _adapt(self) -> None:
+        if not self.target_turn_s:
+            return
+        if self._turn.turn_latency > self.target_turn_s:
+            self.allowance = max(float(min(MIN_PER_TURN, self.per_turn)), self.allowance * 2 / 3)
+        else:
+            self.allowance = min(float(self.per_turn), self.allowance + 1 + self.allowance / 8)
+        ALLOWANCE.set(self.starts_per_turn)
+
     def _next_turn(self) -> None:
         now = time.monotonic()
+        self._adapt()
         if now - self._second >= 1.0:
             self._rate = max(1.0, self._released / (now - self._second))
             self._released, self._second = 0, now
+        allowance = self.starts_per_turn
         for line in (self._urgent, self._line):
-            while line and self._turn.count < self.per_turn:
+            while line and self._turn.count < allowance:
                 _, future = line.popleft()
                 if future.done():
                     continue
@@ -137,8 +178,13 @@ class TurnPacer:
         return DoorBusy(self.retry_after())
 
     def retry_after(self) -> int:
-        """When the line as it stands will have been served, in whole seconds (2 to 60)."""
-        return max(2, min(60, math.ceil(self.queued / self._rate)))
+        """When to come back, in whole seconds (2 to 60): each person turned away is given a moment
+        of their own, after those told before, one after the other at the pace the line moves now,
+        so that they come back spread out at the pace the server takes people in. (All told the
+        same would come back together, wait in line together, and leave the server idle before.)"""
+        now = time.monotonic()
+        self._next_return = min(now + MAX_RETRY_S, max(self._next_return, now + MIN_RETRY_S) + 1 / self._rate)
+        return max(MIN_RETRY_S, min(MAX_RETRY_S, math.ceil(self._next_return - now)))
 
 
 async def _urgency(scope: dict[str, Any], receive: Any) -> tuple[bool, Any]:
@@ -180,9 +226,10 @@ class FrontDoor:
     """ASGI middleware, in front of all of ours: every request and stream connection waits for its
     turn."""
 
-    def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0) -> None:
+    def __init__(self, app: Any, per_turn: int, max_wait_s: float = 10.0, shed_after_s: float = 0.0,
+                 target_turn_s: float = 0.0) -> None:
         self.app = app
-        self.pacer = TurnPacer(per_turn, max_wait_s, shed_after_s) if per_turn > 0 else None
+        self.pacer = TurnPacer(per_turn, max_wait_s, shed_after_s, target_turn_s) if per_turn > 0 else None
         if self.pacer is not None:
             OLDEST.set_function(self.pacer.oldest_wait)
 
