@@ -78,7 +78,7 @@ async def test_a_request_that_waited_too_long_is_told_busy_at_once() -> None:
     await first
     with pytest.raises(DoorBusy) as busy:
         await late
-    assert 2 <= busy.value.retry_after <= 60
+    assert 2 <= busy.value.retry_after <= 120
     await asyncio.wait_for(leave, timeout=1)  # leaves are never turned away
     assert pacer.turned_away == 1
 
@@ -190,4 +190,4 @@ async def test_those_turned_away_are_told_to_come_back_one_after_the_other() -> 
     told = [pacer.retry_after() for _ in range(100)]
     assert told == sorted(told) and told[0] == 3 and told[-1] in (12, 13)  # 2 s, then 10 more each second
     assert len(set(told)) == 10
-    assert max(pacer.retry_after() for _ in range(1000)) == 60  # never beyond a minute
+    assert max(pacer.retry_after() for _ in range(2000)) == 120  # never beyond two minutes

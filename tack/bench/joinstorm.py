@@ -1533,6 +1533,8 @@ class JoinStormServer(LocalServer):
         if os.environ.get("TACK_PASSWORD_HASHING"):  # the bench hashes the same way (tack.core.passwords)
             env["TACK_PASSWORD_HASHING"] = os.environ["TACK_PASSWORD_HASHING"]
         env["TACK_ROOM_ADMISSION"] = "on" if self.admission else "off"
+        if not self.admission:  # the front door is admission control too: every request starts at once
+            env["TACK_REQUESTS_PER_TURN"] = "0"
         return env
 
 

@@ -50,8 +50,11 @@ TURNED_AWAY = Counter("tack_front_door_turned_away_total", "Requests the front d
 ALLOWANCE = Gauge("tack_front_door_starts_per_turn", "Requests the front door lets start per turn of the event loop now.")
 # The allowance never falls below this: some work always starts.
 MIN_PER_TURN = 2
-# Bounds of the Retry-After of a request turned away (clients add their own jitter).
-MIN_RETRY_S, MAX_RETRY_S = 2, 60
+# Bounds of the Retry-After of a request turned away (clients add their own jitter). A school of
+# 10,000 on one small server takes minutes to let in: the last told must be told honestly.
+MIN_RETRY_S, MAX_RETRY_S = 2, 120
+# How fast the pace the door remembers falls each second towards the pace it sees.
+RATE_DECAY = 0.9
 
 
 class DoorBusy(Exception):
@@ -130,6 +133,7 @@ class TurnPacer:
         """Return when the caller may start: at once, or in a later turn."""
         if self._turn.count < self.starts_per_turn and not self._urgent and (urgent or not self._line):
             self._turn.add()
+            self._released += 1
             return
         since = time.monotonic()
         if not urgent and self.shed_after_s and self._line and since - self._line[0][0] > self.shed_after_s:
@@ -153,7 +157,10 @@ class TurnPacer:
         now = time.monotonic()
         self._adapt()
         if now - self._second >= 1.0:
-            self._rate = max(1.0, self._released / (now - self._second))
+            # The pace of the last second, or a little below the pace seen before, whichever is
+            # higher: told too early, people wait in line again (and are told anew); told too late,
+            # the server idles while they wait.
+            self._rate = max(1.0, self._released / (now - self._second), self._rate * RATE_DECAY)
             self._released, self._second = 0, now
         allowance = self.starts_per_turn
         for line in (self._urgent, self._line):
@@ -178,7 +185,7 @@ class TurnPacer:
         return DoorBusy(self.retry_after())
 
     def retry_after(self) -> int:
-        """When to come back, in whole seconds (2 to 60): each person turned away is given a moment
+        """When to come back, in whole seconds (2 to 120): each person turned away is given a moment
         of their own, after those told before, one after the other at the pace the line moves now,
         so that they come back spread out at the pace the server takes people in. (All told the
         same would come back together, wait in line together, and leave the server idle before.)"""

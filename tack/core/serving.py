@@ -47,6 +47,8 @@ class BurstAcceptor:
         self._per_turn = per_turn
         self._serving = False
         self._pause: asyncio.TimerHandle | None = None
+        # Connections being handed over (the loop keeps only weak references to tasks).
+        self._handing_over: set[asyncio.Task[None]] = set()
         self.accepted = 0
         sock.setblocking(False)
 
@@ -75,7 +77,9 @@ class BurstAcceptor:
                     return
                 raise
             self.accepted += 1
-            self._loop.create_task(self._connect(conn))
+            task = self._loop.create_task(self._connect(conn))
+            self._handing_over.add(task)
+            task.add_done_callback(self._handing_over.discard)
 
     def _resume(self) -> None:
         self._pause = None
