@@ -151,15 +151,11 @@ def serve(
         # per-connection compression would redo the work for each one.
         ws_per_message_deflate=False,
     )
-    from tack.core.serving import Server, listening_sockets
+    from tack.core.serving import Server, listening_sockets, run_workers
 
     config = uvicorn.Config(**options)
     if workers > 1:
-        # uvicorn's supervisor binds one socket; each worker takes connections from it in bursts.
-        from uvicorn.supervisors import Multiprocess
-
-        server = Server(config)
-        Multiprocess(config, target=server.run, sockets=[config.bind_socket()]).run()
+        run_workers(config)  # uvicorn's supervisor binds one socket; each worker takes from it in bursts
         return
     try:
         sockets = listening_sockets(host, port, settings.listen_sockets, backlog=options["backlog"])

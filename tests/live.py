@@ -136,9 +136,10 @@ class ServerProcess:
     killed (SIGKILL, as a crash) and started again. Several may share one database."""
 
     def __init__(self, database: LiveDatabase, *, name: str = "server", env: dict[str, str] | None = None,
-                 migrate: bool = False) -> None:
+                 migrate: bool = False, workers: int = 1) -> None:
         self.env = {**database.env, **(env or {})}
         self.migrate = migrate
+        self.workers = workers
         self.port = free_port()
         self.server = LiveServer(
             url=f"http://127.0.0.1:{self.port}", database_url=database.database_url, var_dir=database.var_dir,
@@ -157,7 +158,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 tack_command(
                     "serve", "--migrate" if self.migrate else "--no-migrate", "--host", "127.0.0.1",
-                    "--port", str(self.port),
+                    "--port", str(self.port), "--workers", str(self.workers),
                 ),
                 env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             )

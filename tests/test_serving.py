@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
+
+import httpx
+import pytest
 
 from tack.core import serving
 from tack.core.serving import BurstAcceptor, listening_sockets
+from tests.conftest import BACKEND
+from tests.live import ServerProcess, live_database
+
+REDIS_URL = os.environ.get("TACK_REDIS_URL", "")
 
 
 class Made(asyncio.Protocol):
@@ -113,3 +121,22 @@ async def test_out_of_file_descriptors_pauses_taking_and_resumes(monkeypatch):
         for client in clients:
             client.close()
         sock.close()
+
+
+@pytest.mark.skipif(BACKEND != "postgres" or not REDIS_URL, reason="needs PostgreSQL and Redis (TACK_REDIS_URL)")
+async def test_several_workers_take_connections_from_the_one_socket() -> None:
+    """`tack serve --workers 2`: uvicorn's supervisor binds the socket, each worker listens on it and
+    takes connections in bursts; a crowd of new connections is answered."""
+    with live_database(env={"TACK_REDIS_URL": REDIS_URL}) as database:
+        server = ServerProcess(database, workers=2)
+        try:
+            live = server.start()
+
+            async def one_new_connection() -> int:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    return (await client.get(live.url + "/readyz")).status_code
+
+            statuses = await asyncio.gather(*(one_new_connection() for _ in range(60)))
+            assert statuses == [200] * 60, live.log()
+        finally:
+            server.stop()

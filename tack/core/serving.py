@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.server import STARTUP_FAILURE
+from uvicorn.supervisors import multiprocess
 
 log = logging.getLogger("tack.serving")
 
@@ -72,10 +73,11 @@ class BurstAcceptor:
                 if exc.errno in _OUT_OF_RESOURCES:
                     log.warning("No file descriptors left for new connections (%s); they wait in the kernel's "
                                 "queue for %.1f s", exc.strerror, FULL_PAUSE_S)
-                    self._loop.remove_reader(self._sock.fileno())
-                    self._pause = self._loop.call_later(FULL_PAUSE_S, self._resume)
-                    return
-                raise
+                else:
+                    log.error("Cannot take new connections (%s); trying again in %.1f s", exc, FULL_PAUSE_S)
+                self._loop.remove_reader(self._sock.fileno())
+                self._pause = self._loop.call_later(FULL_PAUSE_S, self._resume)
+                return
             self.accepted += 1
             task = self._loop.create_task(self._connect(conn))
             self._handing_over.add(task)
@@ -124,11 +126,32 @@ class Server(uvicorn.Server):
             )
 
         loop = asyncio.get_running_loop()
+        for sock in sockets:
+            # uvicorn's supervisor hands its workers a socket bound but not yet listening.
+            sock.listen(config.backlog)
         acceptors = [BurstAcceptor(loop, sock, create_protocol) for sock in sockets]
         for acceptor in acceptors:
             acceptor.start()
         self.servers: list[Any] = acceptors
         self.started = True
+
+
+class WorkerProcess(multiprocess.Process):
+    """A worker of uvicorn's supervisor that serves with our `Server`."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = Server(config=self.config)
+        return self._server
+
+
+def run_workers(config: uvicorn.Config) -> None:
+    """Several worker processes on one socket, as `uvicorn --workers`, each taking connections in
+    bursts. The supervisor makes its workers with the module's `Process` (there is no other way to
+    give it ours); the workers are started with spawn, so each gets a `WorkerProcess`, pickled."""
+    multiprocess.Process = WorkerProcess  # type: ignore[misc]
+    multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def listening_sockets(host: str, port: int, count: int, *, backlog: int) -> list[socket.socket]:
