@@ -30,8 +30,9 @@ log = logging.getLogger("tack.serving")
 # Connections taken per readiness of a listening socket. Enough to empty the kernel's queue in a few
 # turns under any storm a process can answer; bounded so that one turn stays short.
 ACCEPTS_PER_TURN = 512
-# Out of file descriptors: connections stay in the kernel's queue for this long before we try again
-# (taking and closing them would be a refusal without a word).
+# When taking fails (out of file descriptors, above all), connections stay in the kernel's queue for
+# this long before we try again: taking and closing them would be a refusal without a word, and
+# trying again at once would spin.
 FULL_PAUSE_S = 0.5
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
