@@ -86,7 +86,7 @@ describe("the guest page", () => {
     expect(joins.map((c) => c.body)).toEqual([{ display_name: "Guest Li", passcode: "123456" }]);
     expect(JSON.parse(sessionStorage.getItem(TICKET_KEY) ?? "{}").ticket).toBe("ticket-P_G");
     expect(screen.getByTestId("room-title").textContent).toBe("季度复盘");
-    expect(screen.getByTestId("media-unavailable").textContent).toBe("Audio and video are not available on this server.");
+    expect((await screen.findByTestId("media-unavailable")).textContent).toBe("Audio and video are not available on this server.");
     expect(names()).toEqual(["王经理", "Guest Li"]);
     expect(within(rows()[0]).getByTestId("room-participant-role").textContent).toBe("Host");
     expect(within(rows()[1]).getByTestId("room-participant-role").textContent).toBe("Participant");

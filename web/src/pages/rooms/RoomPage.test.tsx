@@ -107,7 +107,7 @@ describe("the room page", () => {
     expect(JSON.parse(sessionStorage.getItem(`${TICKET_STORAGE_PREFIX}${ROOM}`) ?? "{}").ticket).toBe("ticket-P_A");
 
     expect(screen.getByTestId("room-title").textContent).toBe("三年级二班 · 数学");
-    expect(screen.getByTestId("media-unavailable").textContent).toBe("Audio and video are not available on this server.");
+    expect((await screen.findByTestId("media-unavailable")).textContent).toBe("Audio and video are not available on this server.");
     expect(rows().map((el) => within(el).getByTestId("room-participant-name").textContent)).toEqual(["王老师", "李明"]);
     expect(within(rowOf("王老师")).getByTestId("room-participant-role").textContent).toBe("Teacher");
     expect(within(rowOf("李明")).getByTestId("room-participant-role").textContent).toBe("Student");
