@@ -132,7 +132,7 @@ def join_storm(
                                       help="Compare without admission control: a server the bench starts gets "
                                            "TACK_ROOM_ADMISSION=off and TACK_REQUESTS_PER_TURN=0 (no gates, no "
                                            "front door); with --url this only labels the run (start that server "
-                                           "so yourself)."),
+                                           "with both yourself)."),
     http_connections: int = typer.Option(0, min=0, max=100000, help="Most HTTP connections at once (0: as many "
                                                                     "as the open-file limit leaves room for)."),
     seed: int = typer.Option(None, help="Random seed of the arrival moments and of who signs in or drops."),
