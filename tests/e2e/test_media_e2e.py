@@ -333,7 +333,9 @@ async def _video_plays(page: Page, label: str) -> float:
     video = page.get_by_test_id("media-hls")
     await expect(video).to_be_visible(timeout=20_000)
     played = 0.0
-    for _ in range(60):
+    # Up to a minute: the broadcast's first segments come from ffmpeg, which starts with the first
+    # viewer, and a loaded machine (the whole suite on 2 cores) has been seen to need over 30 s.
+    for _ in range(120):
         played = await video.evaluate("(v) => v.readyState >= 2 ? v.currentTime : 0")
         if played > 0.5:
             return played
