@@ -333,8 +333,8 @@ async def _video_plays(page: Page, label: str) -> float:
     video = page.get_by_test_id("media-hls")
     await expect(video).to_be_visible(timeout=20_000)
     played = 0.0
-    # Up to a minute: the broadcast's first segments come from ffmpeg, which starts with the first
-    # viewer, and a loaded machine (the whole suite on 2 cores) has been seen to need over 30 s.
+    # Up to a minute: the first segments have to be written by ffmpeg and fetched by the player, and
+    # on a loaded machine (the whole suite on 2 cores) that has taken over 30 s.
     for _ in range(120):
         played = await video.evaluate("(v) => v.readyState >= 2 ? v.currentTime : 0")
         if played > 0.5:
