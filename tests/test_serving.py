@@ -6,6 +6,9 @@ import asyncio
 import errno
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -25,56 +28,51 @@ class Made(asyncio.Protocol):
         Made.made.append(transport)  # type: ignore[arg-type]
 
 
-async def _connect_many(port: int, count: int) -> list[socket.socket]:
-    # Plain blocking connects: the kernel completes them into the listening socket's queue.
-    return [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(count)]
+@asynccontextmanager
+async def waiting_connections(count: int, *, listening: Any = None,
+                              **options: Any) -> AsyncIterator[tuple[BurstAcceptor, Any]]:
+    """`count` connections waiting in a listening socket's queue (plain blocking connects: the kernel
+    completes them), an acceptor for that socket (or for `listening(sock)`), and cleanup of it all."""
+    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=1024)
+    clients = [socket.create_connection(("127.0.0.1", sock.getsockname()[1]), timeout=2) for _ in range(count)]
+    Made.made = []
+    wrapped = listening(sock) if listening is not None else sock
+    acceptor = BurstAcceptor(asyncio.get_running_loop(), wrapped, Made, **options)
+    try:
+        yield acceptor, wrapped
+    finally:
+        acceptor.close()
+        for transport in Made.made:
+            transport.close()
+        for client in clients:
+            client.close()
+        sock.close()
+
+
+async def _until(done: Any) -> None:
+    for _ in range(50):
+        if done():
+            return
+        await asyncio.sleep(0.01)
 
 
 async def test_every_waiting_connection_is_taken_in_one_go():
     """300 connections waiting in the kernel's queue are all taken when the socket is readable once,
     not one per turn of the loop."""
-    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=1024)
-    clients = await _connect_many(sock.getsockname()[1], 300)
-    Made.made = []
-    acceptor = BurstAcceptor(asyncio.get_running_loop(), sock, Made)
-    try:
+    async with waiting_connections(300) as (acceptor, _):
         acceptor._accept()  # one readiness of the listening socket
         assert acceptor.accepted == 300
-        for _ in range(20):
-            if len(Made.made) == 300:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(Made.made) == 300)
         assert len(Made.made) == 300
-    finally:
-        acceptor.close()
-        for transport in Made.made:
-            transport.close()
-        for client in clients:
-            client.close()
-        sock.close()
 
 
 async def test_a_burst_is_bounded_and_the_rest_are_taken_in_the_next_turns():
-    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=1024)
-    clients = await _connect_many(sock.getsockname()[1], 50)
-    Made.made = []
-    acceptor = BurstAcceptor(asyncio.get_running_loop(), sock, Made, per_turn=20)
-    try:
+    async with waiting_connections(50, per_turn=20) as (acceptor, _):
         acceptor._accept()
         assert acceptor.accepted == 20
         acceptor.start()
-        for _ in range(50):
-            if acceptor.accepted == 50 and len(Made.made) == 50:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: acceptor.accepted == 50 and len(Made.made) == 50)
         assert acceptor.accepted == 50 and len(Made.made) == 50
-    finally:
-        acceptor.close()
-        for transport in Made.made:
-            transport.close()
-        for client in clients:
-            client.close()
-        sock.close()
 
 
 class OutOfDescriptorsOnce:
@@ -100,27 +98,12 @@ class OutOfDescriptorsOnce:
 async def test_out_of_file_descriptors_pauses_taking_and_resumes(monkeypatch):
     """Connections stay in the kernel's queue for a moment (not taken and dropped), then are taken."""
     monkeypatch.setattr(serving, "FULL_PAUSE_S", 0.05)
-    (sock,) = listening_sockets("127.0.0.1", 0, 1, backlog=64)
-    clients = await _connect_many(sock.getsockname()[1], 5)
-    Made.made = []
-    listening = OutOfDescriptorsOnce(sock)
-    acceptor = BurstAcceptor(asyncio.get_running_loop(), listening, Made)  # type: ignore[arg-type]
-    try:
+    async with waiting_connections(5, listening=OutOfDescriptorsOnce) as (acceptor, listening):
         acceptor.start()
         await asyncio.sleep(0.02)
         assert listening.failed and acceptor.accepted == 0  # paused, nothing taken, nothing dropped
-        for _ in range(50):
-            if len(Made.made) == 5:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(Made.made) == 5)
         assert acceptor.accepted == 5 and len(Made.made) == 5
-    finally:
-        acceptor.close()
-        for transport in Made.made:
-            transport.close()
-        for client in clients:
-            client.close()
-        sock.close()
 
 
 @pytest.mark.skipif(BACKEND != "postgres" or not REDIS_URL, reason="needs PostgreSQL and Redis (TACK_REDIS_URL)")

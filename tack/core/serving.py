@@ -54,10 +54,6 @@ class BurstAcceptor:
         self.accepted = 0
         sock.setblocking(False)
 
-    @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return (self._sock,)
-
     def start(self) -> None:
         self._serving = True
         self._loop.add_reader(self._sock.fileno(), self._accept)
